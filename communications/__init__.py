@@ -1,0 +1,1 @@
+"""communications: see ../docs/architecture.md; filled in by its own issue."""

@@ -1,0 +1,1 @@
+"""Shared DRF plumbing: tenancy, access declarations, errors, pagination, idempotency, router."""

@@ -1,0 +1,80 @@
+"""Who may call what: each viewset action declares the member roles and API-key scope it admits.
+
+A viewset registered on the v1 router without a declaration for one of its actions stops the
+process at start-up (`validate_access_declarations`), so no endpoint is ever open by omission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from organisations.models import Role
+
+if TYPE_CHECKING:
+    from rest_framework.viewsets import ViewSetMixin
+
+ALL_ROLES: frozenset[str] = frozenset(Role.values)
+ADMINS: frozenset[str] = frozenset({Role.OWNER, Role.ADMIN})
+MANAGERS: frozenset[str] = ADMINS | {Role.CRISIS_MANAGER}
+OWNERS: frozenset[str] = frozenset({Role.OWNER})
+
+# Scopes an API key may carry. Each capability adds its own here, read and write separately.
+API_KEY_SCOPES: dict[str, str] = {
+    "organisation:read": "Read the organisation's profile and plan limits.",
+    "members:read": "List members and their roles.",
+    "events:read": "Read the event log and verify its chain.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The roles (for members) and the scope (for API keys) an action admits.
+
+    `scope=None` means API keys may not call the action at all.
+    """
+
+    roles: frozenset[str]
+    scope: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.roles) - ALL_ROLES
+        if unknown:
+            raise ImproperlyConfigured(f"unknown roles in access declaration: {sorted(unknown)}")
+        if self.scope is not None and self.scope not in API_KEY_SCOPES:
+            raise ImproperlyConfigured(f"unknown API-key scope {self.scope!r}")
+
+
+def allow(roles: Iterable[str], scope: str | None = None) -> Access:
+    return Access(frozenset(roles), scope)
+
+
+STANDARD_ACTIONS = ("list", "create", "retrieve", "update", "partial_update", "destroy")
+
+
+def viewset_actions(viewset: type[ViewSetMixin]) -> set[str]:
+    """The action names a viewset will route: standard handlers it defines plus @action ones."""
+    actions = {name for name in STANDARD_ACTIONS if hasattr(viewset, name)}
+    actions.update(extra.__name__ for extra in viewset.get_extra_actions())
+    return actions
+
+
+def validate_access_declarations(viewset: type[Any]) -> None:
+    """Raise ImproperlyConfigured unless every routable action declares its access, and no more."""
+    declared: Mapping[str, Access] | None = getattr(viewset, "access", None)
+    if declared is None:
+        raise ImproperlyConfigured(f"{viewset.__name__} declares no `access` mapping")
+    actions = viewset_actions(viewset)
+    missing = actions - set(declared)
+    if missing:
+        raise ImproperlyConfigured(
+            f"{viewset.__name__}: actions without an access declaration: {sorted(missing)}"
+        )
+    stale = set(declared) - actions
+    if stale:
+        raise ImproperlyConfigured(
+            f"{viewset.__name__}: access declared for unknown actions: {sorted(stale)}"
+        )

@@ -1,0 +1,58 @@
+"""The v1 router: every public endpoint is registered here, on one screen.
+
+Registration validates the viewset's access declarations, so an endpoint without them stops
+the process at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.routers import Route, SimpleRouter
+
+from crisis_api.api.access import validate_access_declarations
+from crisis_api.api.viewsets import ORG_PATTERN
+
+TENANT_PREFIX = rf"orgs/(?P<org>{ORG_PATTERN})"
+
+
+class V1Router(SimpleRouter):
+    """SimpleRouter that validates access and knows singleton resources (no list, no id)."""
+
+    singleton_routes = [
+        Route(
+            url=r"^{prefix}{trailing_slash}$",
+            mapping={"get": "retrieve", "patch": "partial_update"},
+            name="{basename}-detail",
+            detail=True,
+            initkwargs={"suffix": "Instance"},
+        ),
+    ]
+
+    def register(self, prefix: str, viewset: Any, basename: str | None = None) -> None:
+        validate_access_declarations(viewset)
+        super().register(prefix, viewset, basename)
+
+    def register_tenant(self, prefix: str, viewset: Any, basename: str) -> None:
+        self.register(f"{TENANT_PREFIX}/{prefix}" if prefix else TENANT_PREFIX, viewset, basename)
+
+    def get_routes(self, viewset: Any) -> list[Any]:
+        if getattr(viewset, "singleton", False):
+            return list(self.singleton_routes)
+        return super().get_routes(viewset)
+
+
+def build_router() -> V1Router:
+    from organisations import views as organisations
+
+    router = V1Router()
+    router.register("orgs", organisations.OrganisationViewSet, "organisations")
+    router.register_tenant("", organisations.CurrentOrganisationViewSet, "organisation")
+    router.register_tenant("members", organisations.MembershipViewSet, "members")
+    router.register_tenant("invitations", organisations.InvitationViewSet, "invitations")
+    router.register_tenant("api-keys", organisations.ApiKeyViewSet, "api-keys")
+    router.register_tenant("events", organisations.EventViewSet, "events")
+    return router
+
+
+router = build_router()

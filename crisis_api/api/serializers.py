@@ -1,0 +1,59 @@
+"""Serializer building blocks: strict inputs and tenant-scoped foreign keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, NotFound
+
+
+class StrictInput(serializers.Serializer[Any]):
+    """Input serializer that rejects unknown fields instead of silently dropping them.
+
+    A typo such as `{"rol": "admin"}` is a 400 naming the field, not a no-op success.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, list[Any]] = {}
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = {
+                str(name): [ErrorDetail("Unknown field.", code="unknown_field")]
+                for name in sorted(set(data) - writable, key=str)
+            }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class TenantRelatedField(serializers.PrimaryKeyRelatedField[Any]):
+    """A foreign key arriving in a body, resolved inside the caller's organisation only.
+
+    An id of another organisation is answered exactly like a missing one: 404.
+    """
+
+    def __init__(self, model: type[models.Model], **kwargs: Any) -> None:
+        self.model = model
+        kwargs.setdefault("queryset", model._default_manager.all())
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        organisation = self.context["organisation"]
+        return self.model._default_manager.filter(organisation=organisation)
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return self.get_queryset().get(pk=data)
+        except (ObjectDoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+            raise NotFound(f"{self.field_name}: no such {self.model._meta.verbose_name}.") from exc

@@ -1,0 +1,19 @@
+"""The Celery app: configuration from Django settings (CELERY_*), tasks discovered per app."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crisis_api.settings")
+
+app = Celery("crisis_api")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in ("ingest", "detect", "notify", "webhooks", "default")]
+app.conf.task_routes = {
+    "monitoring.*": {"queue": "ingest"},
+    "detection.*": {"queue": "detect"},
+    "notifications.*": {"queue": "notify"},
+    "webhooks.*": {"queue": "webhooks"},
+}
+app.autodiscover_tasks()

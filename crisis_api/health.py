@@ -1,0 +1,75 @@
+"""/healthz (the process answers) and /readyz (database, cache and broker reachable)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+from crisis_api.celery import app as celery_app
+
+PROBLEM = "application/problem+json"
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    key = "readyz:probe"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return what was stored")
+
+
+def _check_broker() -> None:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "database": _check_database,
+    "cache": _check_cache,
+    "broker": _check_broker,
+}
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    results: dict[str, dict[str, object]] = {}
+    for name, check in CHECKS.items():
+        started = time.perf_counter()
+        try:
+            check()
+            results[name] = {"ok": True}
+        except Exception as exc:
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    failing = [name for name, result in results.items() if not result["ok"]]
+    if failing:
+        body = {
+            "type": "urn:crisis-api:problem:not_ready",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": f"Not ready: {', '.join(failing)} failing.",
+            "instance": request.path,
+            "code": "not_ready",
+            "checks": results,
+        }
+        return JsonResponse(body, status=503, content_type=PROBLEM)
+    return JsonResponse({"status": "ok", "checks": results, "broker": _broker_kind()})
+
+
+def _broker_kind() -> str:
+    return str(settings.CELERY_BROKER_URL).split(":", 1)[0]

@@ -1,0 +1,1 @@
+"""incidents: see ../docs/architecture.md; filled in by its own issue."""

@@ -1,0 +1,1 @@
+"""notifications: see ../docs/architecture.md; filled in by its own issue."""

@@ -1,0 +1,1 @@
+"""playbooks: see ../docs/architecture.md; filled in by its own issue."""
