@@ -21,7 +21,7 @@ if ENVIRONMENT not in {"development", "test", "production"}:
     raise ImproperlyConfigured(f"DJANGO_ENV={ENVIRONMENT!r}: use development, test or production")
 PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env.bool("DJANGO_DEBUG", default=ENVIRONMENT == "development")
-INSECURE_DEV_KEY = "django-insecure-dev-only-key-change-me"  # noqa: S105 - refused in production
+INSECURE_DEV_KEY = "django-insecure-dev-only-key-change-me"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=INSECURE_DEV_KEY)
 if PRODUCTION and (DEBUG or SECRET_KEY == INSECURE_DEV_KEY):
     raise ImproperlyConfigured("production needs DJANGO_SECRET_KEY set and DJANGO_DEBUG off")
@@ -82,7 +82,9 @@ TEMPLATES = [
 ]
 
 # --- Stores -------------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'crisis_api.sqlite3'}")}
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'crisis_api.sqlite3'}")
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # WAL + IMMEDIATE transactions let the web process, worker and beat share one file.

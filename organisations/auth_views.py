@@ -9,10 +9,10 @@ from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.middleware.csrf import get_token
+from django.utils.decorators import method_decorator
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import AuthenticationFailed, Throttled, ValidationError
@@ -133,7 +133,9 @@ class LoginView(AuthView):
 class LogoutView(AuthView):
     permission_classes = (IsAuthenticated,)
 
-    @extend_schema(summary="End this session, or revoke the token used", request=None, responses={204: None})
+    @extend_schema(
+        summary="End this session, or revoke the token used", request=None, responses={204: None}
+    )
     def post(self, request: Request) -> Response:
         if isinstance(request.auth, AuthToken):
             services.auth_token_revoke(token=request.auth)
@@ -202,7 +204,13 @@ class PasswordResetConfirmView(AuthView):
         try:
             pk = force_str(urlsafe_base64_decode(data.validated_data["uid"]))
             user = User.objects.get(pk=pk, is_active=True)
-        except (ValueError, TypeError, OverflowError, User.DoesNotExist, DjangoValidationError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            OverflowError,
+            User.DoesNotExist,
+            DjangoValidationError,
+        ) as exc:
             raise ValidationError({"token": ["The reset link is not valid."]}) from exc
         if not default_token_generator.check_token(user, data.validated_data["token"]):
             raise ValidationError({"token": ["The reset link is not valid."]})

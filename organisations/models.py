@@ -137,7 +137,7 @@ class TenantModel(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
 
     objects = ScopedManager(organisation="organisation")
-    all_tenants = models.Manager()
+    all_tenants = models.Manager()  # noqa: DJ012 - `objects` (scoped) must stay the default
 
     class Meta:
         abstract = True
@@ -205,7 +205,7 @@ class Invitation(TenantModel):
 
 
 class ApiKey(TenantModel):
-    """An integrator's credential: only a SHA-256 of the secret is kept; the prefix finds the row."""
+    """An integrator's credential: only a SHA-256 of the secret is kept; the prefix finds it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100)

@@ -12,7 +12,7 @@ import hmac
 import secrets
 
 API_KEY = "cak"
-APP_TOKEN = "crt"
+APP_TOKEN = "crt"  # noqa: S105 - a prefix, not a secret
 INVITATION = "cinv"
 
 

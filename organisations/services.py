@@ -93,7 +93,9 @@ def organisation_create(
 
 
 @transaction.atomic
-def organisation_update(*, organisation: Organisation, actor: Actor, **changes: Any) -> Organisation:
+def organisation_update(
+    *, organisation: Organisation, actor: Actor, **changes: Any
+) -> Organisation:
     """Change editable profile fields (name); records what changed from what."""
     changed = {
         field: {"from": getattr(organisation, field), "to": value}

@@ -65,9 +65,9 @@ class OrganisationViewSet(
         role = Membership.all_tenants.filter(
             organisation=OuterRef("pk"), user=self.request.user
         ).values("role")[:1]
-        return Organisation.objects.filter(
-            membership__user=self.request.user
-        ).annotate(caller_role=Subquery(role))
+        return Organisation.objects.filter(membership__user=self.request.user).annotate(
+            caller_role=Subquery(role)
+        )
 
     @extend_schema(request=OrganisationCreateInput, responses={201: OrganisationOutput})
     def create(self, request: Request) -> Response:
@@ -109,9 +109,7 @@ class CurrentOrganisationViewSet(TenantViewSet):
         return Response(self._output())
 
 
-class MembershipViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
-):
+class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """Members of the organisation and their roles."""
 
     model = Membership
@@ -147,9 +145,7 @@ class MembershipViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
-):
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """Invitations by e-mail; the token travels only in the e-mail."""
 
     model = Invitation

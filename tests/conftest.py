@@ -17,10 +17,9 @@ from tests.factories import MembershipFactory, OrganisationFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
+def _fresh_cache() -> None:
     """Throttle and lockout counters never leak from one test into the next."""
     cache.clear()
-    yield
 
 
 @pytest.fixture

@@ -66,9 +66,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
 
 def make_membership(organisation: Organisation, role: str = Role.VIEWER) -> Membership:
-    return Membership.all_tenants.create(
-        organisation=organisation, user=UserFactory(), role=role
-    )
+    return Membership.all_tenants.create(organisation=organisation, user=UserFactory(), role=role)
 
 
 def make_invitation(organisation: Organisation) -> Invitation:

@@ -114,4 +114,10 @@ class SessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
 
 
-__all__ = ["AutoSchema", "BearerScheme", "SessionScheme", "add_problem_responses", "build_parameter_type"]
+__all__ = [
+    "AutoSchema",
+    "BearerScheme",
+    "SessionScheme",
+    "add_problem_responses",
+    "build_parameter_type",
+]

@@ -67,4 +67,3 @@ class LoginRateThrottle(CredentialRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         return f"throttle:login:{self.get_ident(request)}"
-

@@ -4,32 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('credential', models.CharField(max_length=80)),
-                ('key', models.CharField(max_length=255)),
-                ('method', models.CharField(max_length=8)),
-                ('path', models.CharField(max_length=500)),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField()),
-                ('locked_until', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('content', models.BinaryField(blank=True, null=True)),
-                ('location', models.CharField(blank=True, max_length=500)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("credential", models.CharField(max_length=80)),
+                ("key", models.CharField(max_length=255)),
+                ("method", models.CharField(max_length=8)),
+                ("path", models.CharField(max_length=500)),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField()),
+                ("locked_until", models.DateTimeField()),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("content", models.BinaryField(blank=True, null=True)),
+                ("location", models.CharField(blank=True, max_length=500)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('credential', 'key'), name='idempotency_unique_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("credential", "key"), name="idempotency_unique_key"
+                    )
+                ],
             },
         ),
     ]
