@@ -156,8 +156,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Tests hash thousands of throw-away passwords; everywhere else the slow, safe default.
 PASSWORD_HASHERS = env.list(
-    "PASSWORD_HASHERS", default=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    "PASSWORD_HASHERS",
+    default=[
+        "django.contrib.auth.hashers.MD5PasswordHasher"
+        if ENVIRONMENT == "test"
+        else "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+    ],
 )
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)

@@ -210,10 +210,11 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
 
     @extend_schema(request=ApiKeyUpdateInput, responses=ApiKeyOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        api_key = self.get_object()
         data = ApiKeyUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         api_key = services.api_key_update(
-            api_key=self.get_object(), actor=self.actor, name=data.validated_data["name"]
+            api_key=api_key, actor=self.actor, name=data.validated_data["name"]
         )
         return Response(api_key_output(api_key))
 
