@@ -23,7 +23,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 def _touch(model: type[ApiKey] | type[AuthToken], pk: Any) -> None:
     """Record use at most once a minute per credential, so reads don't all become writes."""
     now = timezone.now()
-    manager = model.all_tenants if model is ApiKey else model.objects  # type: ignore[attr-defined]
+    manager = ApiKey.all_tenants if model is ApiKey else AuthToken.objects
     manager.filter(pk=pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
     ).update(last_used_at=now)

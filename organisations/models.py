@@ -45,7 +45,7 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     """A person; logs in with e-mail. Which organisations they see comes from memberships."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -65,7 +65,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
-class Organisation(models.Model):
+class Organisation(models.Model):  # type: ignore[django-manager-missing]
     """A tenant. Suspending one blocks its API access; nothing of it is deleted."""
 
     class Plan(models.TextChoices):
@@ -136,7 +136,7 @@ class TenantModel(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE)
 
-    objects = ScopedManager(organisation="organisation")
+    objects = ScopedManager(organisation="organisation")  # type: ignore[django-manager-missing]
     all_tenants = models.Manager()  # noqa: DJ012 - `objects` (scoped) must stay the default
 
     class Meta:

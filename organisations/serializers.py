@@ -86,7 +86,7 @@ class ApiKeyIssuedOutput(ApiKeyOutput):
 class ActorOutput(serializers.Serializer[Any]):
     type = serializers.ChoiceField(choices=Event.ActorType.choices)
     id = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
 
 
 class SubjectOutput(serializers.Serializer[Any]):

@@ -39,7 +39,7 @@ AUDITORS = ADMINS | {Role.CRISIS_MANAGER, Role.ANALYST}
 
 
 class EventCursorPagination(CursorPagination):
-    ordering = ("-seq",)
+    ordering = ("-seq", "-pk")
 
 
 class OrganisationViewSet(
@@ -62,11 +62,10 @@ class OrganisationViewSet(
         auth = self.request.auth
         if isinstance(auth, ApiKey):
             return Organisation.objects.filter(pk=auth.organisation_id)
-        role = Membership.all_tenants.filter(
-            organisation=OuterRef("pk"), user=self.request.user
-        ).values("role")[:1]
-        return Organisation.objects.filter(membership__user=self.request.user).annotate(
-            caller_role=Subquery(role)
+        user_id = str(self.request.user.pk)
+        role = Membership.all_tenants.filter(organisation=OuterRef("pk"), user_id=user_id)
+        return Organisation.objects.filter(membership__user_id=user_id).annotate(
+            caller_role=Subquery(role.values("role")[:1])
         )
 
     @extend_schema(request=OrganisationCreateInput, responses={201: OrganisationOutput})

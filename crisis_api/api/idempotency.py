@@ -51,12 +51,13 @@ def idempotency_claim(*, request: Request) -> IdempotencyRecord | None:
     body = request._request.body
     fingerprint = hashlib.sha256(f"POST {request.path}\n".encode() + body).hexdigest()
     now = timezone.now()
-    fields = {
+    locked_until = now + timedelta(seconds=LOCK_SECONDS)
+    fields: dict[str, Any] = {
         "method": "POST",
         "path": request.path[:500],
         "fingerprint": fingerprint,
         "created_at": now,
-        "locked_until": now + timedelta(seconds=LOCK_SECONDS),
+        "locked_until": locked_until,
         "expires_at": now + _ttl(),
     }
     for _ in range(3):
@@ -91,7 +92,7 @@ def idempotency_claim(*, request: Request) -> IdempotencyRecord | None:
                     code="idempotency_key_in_flight",
                 )
             # The first attempt died mid-flight (its transaction rolled back): take it over.
-            record.locked_until = fields["locked_until"]
+            record.locked_until = locked_until
             record.save(update_fields=("locked_until",))
             return record
     raise IdempotencyError("Could not claim the Idempotency-Key.", status=409, code="conflict")

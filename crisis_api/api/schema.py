@@ -50,7 +50,7 @@ ERRORS_BY_METHOD = {
 class AutoSchema(openapi.AutoSchema):
     """Adds the declared roles/scope to each description, and Idempotency-Key to POSTs."""
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
         description = super().get_description() or ""
         declared = getattr(self.view, "access", None)
         action = getattr(self.view, "action", None)

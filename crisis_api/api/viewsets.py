@@ -92,14 +92,14 @@ class TenantViewSet(IdempotentDispatchMixin, viewsets.GenericViewSet):  # type: 
             actor = Actor.of_api_key(auth)
         else:
             membership = (
-                Membership.all_tenants.select_related("organisation")
-                .filter(organisation__slug=slug, user=request.user)
+                Membership.all_tenants.select_related("organisation", "user")
+                .filter(organisation__slug=slug, user_id=str(request.user.pk))
                 .first()
             )
             if membership is None:
                 raise exceptions.NotFound()
             organisation, api_key = membership.organisation, None
-            actor = Actor.of_user(request.user)  # type: ignore[arg-type]
+            actor = Actor.of_user(membership.user)
         if organisation.is_suspended:
             raise OrganisationSuspendedError(
                 "This organisation is suspended; contact support.",
@@ -126,7 +126,7 @@ class TenantViewSet(IdempotentDispatchMixin, viewsets.GenericViewSet):  # type: 
         return queryset
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         if hasattr(self, "organisation"):
             context.update(organisation=self.organisation, actor=self.actor)
         return context

@@ -74,9 +74,7 @@ def v1_operations() -> tuple[Operation, ...]:
             schema.get_request_serializer() if method in ("POST", "PATCH", "PUT") else None
         )
         path = path.replace("{pk}", "{id}")
-        operations.append(
-            Operation(method, path, actions[method.lower()], cls, request_serializer)
-        )
+        operations.append(Operation(method, path, actions[method.lower()], cls, request_serializer))
     return tuple(operations)
 
 

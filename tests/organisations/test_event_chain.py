@@ -57,9 +57,7 @@ def test_an_intact_chain_verifies(org: Organisation, chain: list[Event]) -> None
 
 
 def test_an_edited_payload_is_detected_at_its_link(org: Organisation, chain: list[Event]) -> None:
-    tamper(
-        "UPDATE organisations_event SET payload = %s WHERE id = %s", ['{"i": 99}', chain[2].id]
-    )
+    tamper("UPDATE organisations_event SET payload = %s WHERE id = %s", ['{"i": 99}', chain[2].id])
     report = event_chain_verify(organisation=org)
     assert not report.ok
     assert report.broken_seq == 3
@@ -84,9 +82,7 @@ def test_a_deleted_event_is_detected(org: Organisation, chain: list[Event]) -> N
     assert "missing" in report.reason
 
 
-def test_a_deleted_tail_is_detected_against_the_head(
-    org: Organisation, chain: list[Event]
-) -> None:
+def test_a_deleted_tail_is_detected_against_the_head(org: Organisation, chain: list[Event]) -> None:
     tamper("DELETE FROM organisations_event WHERE id = %s", [chain[-1].id])
     report = event_chain_verify(organisation=org)
     assert not report.ok

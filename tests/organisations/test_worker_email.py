@@ -52,9 +52,7 @@ def test_invitation_mail_is_sent_by_a_worker_after_commit(
     assert live_org.name in message.subject
 
 
-def test_nothing_is_queued_when_the_change_rolls_back(
-    live_org: Organisation, worker: None
-) -> None:
+def test_nothing_is_queued_when_the_change_rolls_back(live_org: Organisation, worker: None) -> None:
     from django.db import transaction
 
     with pytest.raises(RuntimeError), transaction.atomic():

@@ -1,0 +1,1 @@
+"""organisations: tenants, members and roles, API keys, app tokens and the event log."""
