@@ -1,4 +1,4 @@
-"""The role × action matrix and the API-key scope matrix, walked over every tenant operation,
+"""The role-by-action matrix and the API-key scope matrix, walked over every tenant operation,
 and the start-up refusal of an action without an access declaration."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_role_matrix(
         assert response.json()["code"] == "permission_denied"
 
 
-SCOPED_OPS = [op for op in v1_operations()]
+SCOPED_OPS = list(v1_operations())
 
 
 @pytest.mark.parametrize("op", SCOPED_OPS, ids=str)

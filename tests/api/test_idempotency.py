@@ -142,5 +142,6 @@ def test_parallel_duplicates_create_exactly_one_object_and_one_event(
     assert keys_named("ingest") == 1
     assert Event.all_tenants.filter(type="api_key.created").count() == 1
     created = [content for status, content in results if status == 201]
-    assert created and all(content == created[0] for content in created)
+    assert created
+    assert all(content == created[0] for content in created)
     assert {status for status, _ in results} <= {201, 409}

@@ -4,8 +4,6 @@ broken link named; the database itself refuses updates and deletes on PostgreSQL
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -153,8 +151,8 @@ def test_verify_command_fails_on_a_broken_chain(org: Organisation, chain: list[E
 
 
 @pytest.fixture
-def fresh_org(transactional_db: None) -> Iterator[Organisation]:
-    yield OrganisationFactory(slug="concurrent")
+def fresh_org(transactional_db: None) -> Organisation:
+    return OrganisationFactory(slug="concurrent")
 
 
 def test_concurrent_appends_stay_one_contiguous_chain(fresh_org: Organisation) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.core import mail
+from django.db import transaction
 
 from crisis_api.celery import app
 from organisations import services
@@ -53,16 +54,18 @@ def test_invitation_mail_is_sent_by_a_worker_after_commit(
 
 
 def test_nothing_is_queued_when_the_change_rolls_back(live_org: Organisation, worker: None) -> None:
-    from django.db import transaction
+    def invite_then_fail() -> None:
+        with transaction.atomic():
+            services.invitation_create(
+                organisation=live_org,
+                email="ghost@example.test",
+                role=Role.RESPONDER,
+                actor=Actor.system(),
+                actor_role=Role.OWNER,
+            )
+            raise RuntimeError("rolled back")
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        services.invitation_create(
-            organisation=live_org,
-            email="ghost@example.test",
-            role=Role.RESPONDER,
-            actor=Actor.system(),
-            actor_role=Role.OWNER,
-        )
-        raise RuntimeError("rolled back")
+    with pytest.raises(RuntimeError):
+        invite_then_fail()
     time.sleep(1)
     assert mail.outbox == []
