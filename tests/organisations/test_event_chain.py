@@ -4,6 +4,7 @@ broken link named; the database itself refuses updates and deletes on PostgreSQL
 from __future__ import annotations
 
 import threading
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
