@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from collections.abc import Callable
@@ -35,26 +36,44 @@ class RequestContextMiddleware:
         return response
 
 
+def _too_large(request: HttpRequest, limit: int) -> JsonResponse:
+    body = problem(
+        413,
+        "payload_too_large",
+        f"The request body is larger than {limit} bytes.",
+        instance=request.path,
+    )
+    return JsonResponse(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
+
+
 class BodySizeLimitMiddleware:
-    """Refuse a declared body larger than API_MAX_BODY_BYTES before anything reads it (413)."""
+    """Bound every request body to API_MAX_BODY_BYTES (413 beyond), before anything reads it.
+
+    A declared Content-Length is checked as is. A body streamed without one (chunked) is read
+    here up to the limit + 1 byte and handed on with its real length, since Django and DRF
+    would otherwise treat it as empty and silently ignore it.
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        declared = request.META.get("CONTENT_LENGTH") or "0"
         limit = settings.API_MAX_BODY_BYTES
-        if not declared.isdigit():
+        if request.path.startswith("/admin/"):
+            return self.get_response(request)
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if declared and not declared.isdigit():
             body = problem(400, "bad_request", "Content-Length is not a number.")
             return JsonResponse(body, status=400, content_type=PROBLEM_CONTENT_TYPE)
-        if int(declared) > limit and not request.path.startswith("/admin/"):
-            body = problem(
-                413,
-                "payload_too_large",
-                f"The request body is larger than {limit} bytes.",
-                instance=request.path,
-            )
-            return JsonResponse(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
+        if declared and int(declared) > limit:
+            return _too_large(request, limit)
+        if not declared and "HTTP_TRANSFER_ENCODING" in request.META:
+            source = request.META.get("wsgi.input") or getattr(request, "_stream", None)
+            raw = source.read(limit + 1) if source is not None else b""
+            if len(raw) > limit:
+                return _too_large(request, limit)
+            request._stream = io.BytesIO(raw)
+            request.META["CONTENT_LENGTH"] = str(len(raw))
         return self.get_response(request)
 
 

@@ -201,6 +201,9 @@ CORS_ALLOW_HEADERS = [
 CORS_EXPOSE_HEADERS = ["etag", "idempotency-replayed", "retry-after", "x-request-id", "location"]
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000  # admin forms of large organisations (member inlines)
+# One-time secrets shown in the admin (new API keys) stay server-side, never in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -15,7 +15,12 @@ from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import AuthenticationFailed, Throttled, ValidationError
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +29,7 @@ from rest_framework.views import APIView
 from crisis_api.api.serializers import StrictInput
 from crisis_api.api.throttling import LoginRateThrottle
 from organisations import lockout, services
+from organisations.authentication import BearerAuthentication
 from organisations.models import AuthToken, Membership, Role, User
 from organisations.serializers import UserOutput
 
@@ -79,7 +85,8 @@ def _check_credentials(request: Request, email: str, password: str) -> User:
         lockout.login_failed(email)
         raise AuthenticationFailed("Wrong e-mail or password.", code="invalid_credentials")
     lockout.login_succeeded(email)
-    return user  # type: ignore[return-value]
+    assert isinstance(user, User)
+    return user
 
 
 def _me(user: User) -> dict[str, Any]:
@@ -90,7 +97,12 @@ def _me(user: User) -> dict[str, Any]:
 class AuthView(APIView):
     """Auth endpoints: no tenant; authenticated ones need a user, not an API key."""
 
-    throttle_classes = (LoginRateThrottle,)
+    throttle_classes: tuple[type[LoginRateThrottle], ...] = (LoginRateThrottle,)
+
+    def get_authenticate_header(self, request: Request) -> str:
+        """Wrong credentials are a 401 even where no authenticator runs (DRF turns an
+        AuthenticationFailed into a 403 when the view offers no WWW-Authenticate challenge)."""
+        return BearerAuthentication().authenticate_header(request)
 
 
 @method_decorator(ensure_csrf_cookie, name="get")
@@ -120,9 +132,11 @@ class LoginView(AuthView):
         def _noop(_: Any) -> Any:
             return None
 
+        # DRF's CSRFCheck returns the reason as a string (not a response). A CSRF failure is a
+        # 403, as from DRF's session authentication and our CSRF_FAILURE_VIEW, not a 401.
         reason = CSRFCheck(_noop).process_view(request._request, None, (), {})  # type: ignore[arg-type]
         if reason:
-            raise AuthenticationFailed(f"CSRF failed: {reason.reason_phrase}", code="csrf_failed")
+            raise PermissionDenied(f"CSRF failed: {reason}", code="csrf_failed")
         data = CredentialsInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = _check_credentials(request, **data.validated_data)
@@ -166,7 +180,7 @@ class TokenView(AuthView):
 
 class MeView(AuthView):
     permission_classes = (IsAuthenticated,)
-    throttle_classes = ()
+    throttle_classes: tuple[type[LoginRateThrottle], ...] = ()
 
     @extend_schema(summary="The logged-in user and their organisations", responses=MeOutput)
     def get(self, request: Request) -> Response:
@@ -230,5 +244,5 @@ class InvitationAcceptView(AuthView):
         data = InvitationAcceptInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = request.user if request.user.is_authenticated else None
-        membership = services.invitation_accept(user=user, **data.validated_data)  # type: ignore[arg-type]
+        membership = services.invitation_accept(user=user, **data.validated_data)
         return Response(MembershipBriefOutput(membership).data, status=status.HTTP_201_CREATED)

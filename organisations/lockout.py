@@ -20,15 +20,26 @@ def _key(email: str) -> str:
     return "login-failures:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
+def _seconds_left(key: str) -> int | None:
+    """The counter's remaining TTL, or None when the backend cannot tell. django-redis offers
+    `cache.ttl`; Django's own RedisCache (ours) only through its redis-py client."""
+    ttl = getattr(cache, "ttl", None)
+    if callable(ttl):
+        return ttl(key)  # type: ignore[no-any-return]
+    client_for = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if callable(client_for):
+        seconds = client_for(key).ttl(cache.make_and_validate_key(key))
+        return int(seconds) if seconds > 0 else None
+    return None
+
+
 def login_locked_for(email: str) -> int:
     """Seconds the address stays locked (0 when it may try)."""
     try:
         failures = cache.get(_key(email), 0)
         if failures < settings.LOGIN_FAILURE_LIMIT:
             return 0
-        ttl = getattr(cache, "ttl", None)
-        remaining = ttl(_key(email)) if callable(ttl) else None
-        return int(remaining or settings.LOGIN_LOCKOUT_SECONDS)
+        return int(_seconds_left(_key(email)) or settings.LOGIN_LOCKOUT_SECONDS)
     except Exception:
         logger.warning("lockout cache unavailable; log-in allowed", exc_info=True)
         return 0

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from crisis_api.api.access import API_KEY_SCOPES
 from crisis_api.api.serializers import StrictInput
+from crisis_api.api.viewsets import ORG_PATTERN
 from organisations.models import ApiKey, Event, Organisation, Role
 
 # --- outputs ------------------------------------------------------------------------------------
@@ -137,7 +138,12 @@ class ChainReportOutput(serializers.Serializer[Any]):
 
 class OrganisationCreateInput(StrictInput):
     name = serializers.CharField(max_length=200)
-    slug = serializers.SlugField(max_length=63, required=False)
+    slug = serializers.RegexField(
+        rf"^{ORG_PATTERN}$",
+        max_length=63,
+        required=False,
+        help_text="Lower-case letters, digits and hyphens; derived from the name when absent.",
+    )
 
 
 class OrganisationUpdateInput(StrictInput):

@@ -69,15 +69,23 @@ def _unique_slug(name: str) -> str:
 
 @transaction.atomic
 def organisation_create(
-    *, name: str, owner: User, slug: str | None = None, plan: str = Organisation.Plan.FREE
+    *,
+    name: str,
+    owner: User,
+    slug: str | None = None,
+    plan: str = Organisation.Plan.FREE,
+    actor: Actor | None = None,
 ) -> Organisation:
-    """Create a tenant with plan limits, its event chain, and the creator as its first owner."""
+    """Create a tenant with plan limits, its event chain, and `owner` as its first owner.
+
+    The actor defaults to the owner (self-service sign-up); a platform admin passes themselves.
+    """
     slug = slug or _unique_slug(name)
     if Organisation.objects.filter(slug=slug).exists():
         raise ConflictError(f"The slug {slug!r} is taken.")
     organisation = Organisation.objects.create(name=name, slug=slug, plan=plan, **PLAN_LIMITS[plan])
     EventChainHead.objects.create(organisation=organisation)
-    actor = Actor.of_user(owner)
+    actor = actor or Actor.of_user(owner)
     event_record(
         organisation=organisation,
         actor=actor,

@@ -197,4 +197,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if _is_admin(request):
+        from django.views.csrf import csrf_failure as django_csrf_failure
+
+        return django_csrf_failure(request, reason)
     return _problem_response(request, 403, "csrf_failed", f"CSRF verification failed: {reason}")

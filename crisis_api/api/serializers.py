@@ -45,7 +45,7 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField[Any]):
 
     def __init__(self, model: type[models.Model], **kwargs: Any) -> None:
         self.model = model
-        kwargs.setdefault("queryset", model._default_manager.all())
+        kwargs.setdefault("queryset", model._base_manager.none())  # schema only; see below
         super().__init__(**kwargs)
 
     def get_queryset(self) -> models.QuerySet[Any]:

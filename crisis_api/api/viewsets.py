@@ -105,6 +105,7 @@ class TenantViewSet(IdempotentDispatchMixin, viewsets.GenericViewSet):  # type: 
                 "This organisation is suspended; contact support.",
             )
         activate_tenant_scope(organisation.pk)
+        request.tenant_organisation = organisation  # type: ignore[attr-defined]  # for filters
         self.organisation, self.membership, self.api_key, self.actor = (
             organisation,
             membership,

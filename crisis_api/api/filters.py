@@ -1,0 +1,34 @@
+"""Query-string filters that name another tenant-owned object: resolved in the caller's
+organisation only, and a foreign or unknown id answers 404 like a foreign object in a URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound
+
+
+class TenantModelChoiceFilter(django_filters.Filter):
+    """`?owner=<id>` where the id must name an object of the request's organisation."""
+
+    def __init__(self, model: type[models.Model], **kwargs: Any) -> None:
+        self.model = model
+        super().__init__(**kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if value in (None, ""):
+            return qs
+        request = getattr(getattr(self, "parent", None), "request", None)
+        organisation = getattr(request, "tenant_organisation", None)
+        if organisation is None:
+            raise NotFound()
+        try:
+            target = self.model._default_manager.filter(organisation=organisation).get(pk=value)
+        except (ObjectDoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+            raise NotFound(f"{self.field_name}: no such {self.model._meta.verbose_name}.") from exc
+        return qs.filter(**{str(self.field_name): target.pk})
