@@ -3,15 +3,14 @@
 import os
 
 from celery import Celery
+from django.conf import settings
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crisis_api.settings")
 
 app = Celery("crisis_api")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [
-    Queue(name) for name in ("ingest", "detect", "notify", "webhooks", "default")
-]
+app.conf.task_queues = [Queue(name, routing_key=name) for name in settings.CELERY_QUEUE_NAMES]
 app.conf.task_routes = {
     "monitoring.*": {"queue": "ingest"},
     "detection.*": {"queue": "detect"},

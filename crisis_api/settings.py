@@ -64,6 +64,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "crisis_api.urls"
+APPEND_SLASH = False  # an API answers 404 for a missing slash instead of redirecting a POST
 WSGI_APPLICATION = "crisis_api.wsgi.application"
 AUTH_USER_MODEL = "organisations.User"
 
@@ -141,7 +142,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES_NAMES = ["ingest", "detect", "notify", "webhooks", "default"]
+CELERY_QUEUE_NAMES = ("ingest", "detect", "notify", "webhooks", "default")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "idempotency-keys-purge": {
@@ -247,6 +248,9 @@ REST_FRAMEWORK: dict[str, Any] = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": False,
+    # Client addresses (anonymous and log-in throttles) come from REMOTE_ADDR unless this many
+    # trusted proxies in front of us append to X-Forwarded-For; a client cannot forge it.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
 SPECTACULAR_SETTINGS: dict[str, Any] = {
     "TITLE": "crisis-api",

@@ -24,10 +24,11 @@ from rest_framework.exceptions import (
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from crisis_api.api.serializers import StrictInput
-from crisis_api.api.throttling import LoginRateThrottle
+from crisis_api.api.throttling import CredentialRateThrottle, LoginRateThrottle
 from organisations import lockout, services
 from organisations.authentication import BearerAuthentication
 from organisations.models import AuthToken, Membership, Role, User
@@ -79,7 +80,9 @@ def _check_credentials(request: Request, email: str, password: str) -> User:
     """The user for these credentials, honouring the lockout; failures are counted."""
     locked = lockout.login_locked_for(email)
     if locked:
-        raise Throttled(wait=locked, detail="Too many failed log-ins for this address.")
+        raise Throttled(
+            wait=locked, detail="Too many failed log-ins for this address.", code="login_locked"
+        )
     user = authenticate(request._request, username=email, password=password)
     if user is None:
         lockout.login_failed(email)
@@ -97,7 +100,7 @@ def _me(user: User) -> dict[str, Any]:
 class AuthView(APIView):
     """Auth endpoints: no tenant; authenticated ones need a user, not an API key."""
 
-    throttle_classes: tuple[type[LoginRateThrottle], ...] = (LoginRateThrottle,)
+    throttle_classes: tuple[type[BaseThrottle], ...] = (LoginRateThrottle,)
 
     def get_authenticate_header(self, request: Request) -> str:
         """Wrong credentials are a 401 even where no authenticator runs (DRF turns an
@@ -180,7 +183,7 @@ class TokenView(AuthView):
 
 class MeView(AuthView):
     permission_classes = (IsAuthenticated,)
-    throttle_classes: tuple[type[LoginRateThrottle], ...] = ()
+    throttle_classes = (CredentialRateThrottle,)
 
     @extend_schema(summary="The logged-in user and their organisations", responses=MeOutput)
     def get(self, request: Request) -> Response:

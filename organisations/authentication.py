@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.authentication import SessionAuthentication as DRFSessionAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.request import Request
 
 from organisations.models import ApiKey, AuthToken, User
@@ -84,3 +84,9 @@ class BearerAuthentication(BaseAuthentication):
 
 class SessionAuthentication(DRFSessionAuthentication):
     """Django session cookie; unsafe methods need the CSRF token (X-CSRFToken header)."""
+
+    def enforce_csrf(self, request: Request) -> None:
+        try:
+            super().enforce_csrf(request)
+        except PermissionDenied as exc:
+            raise PermissionDenied(str(exc.detail), code="csrf_failed") from exc

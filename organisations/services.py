@@ -12,6 +12,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -59,7 +60,8 @@ def _validate_password(password: str, user: User) -> None:
 
 
 def _unique_slug(name: str) -> str:
-    base = slugify(name)[:50] or "org"
+    """A free slug derived from the name that the URL pattern accepts (a-z, 0-9, inner '-')."""
+    base = slugify(name).replace("_", "-")[:50].strip("-") or "org"
     slug, n = base, 1
     while Organisation.objects.filter(slug=slug).exists():
         n += 1
@@ -83,7 +85,13 @@ def organisation_create(
     slug = slug or _unique_slug(name)
     if Organisation.objects.filter(slug=slug).exists():
         raise ConflictError(f"The slug {slug!r} is taken.")
-    organisation = Organisation.objects.create(name=name, slug=slug, plan=plan, **PLAN_LIMITS[plan])
+    try:
+        with transaction.atomic():
+            organisation = Organisation.objects.create(
+                name=name, slug=slug, plan=plan, **PLAN_LIMITS[plan]
+            )
+    except IntegrityError as exc:
+        raise ConflictError(f"The slug {slug!r} is taken.") from exc
     EventChainHead.objects.create(organisation=organisation)
     actor = actor or Actor.of_user(owner)
     event_record(
@@ -424,9 +432,13 @@ def api_key_create(
     """Issue a key; the secret is returned here once and only its hash is kept."""
     scopes = _check_scopes(scopes)
     if expires_at is not None and expires_at <= timezone.now():
-        raise DomainError("expires_at must be in the future.")
+        raise DjangoValidationError({"expires_at": ["Must be in the future."]})
     Organisation.objects.select_for_update().get(pk=organisation.pk)
-    active = ApiKey.all_tenants.filter(organisation=organisation, revoked_at__isnull=True).count()
+    active = (
+        ApiKey.all_tenants.filter(organisation=organisation, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .count()
+    )
     if active >= organisation.max_api_keys:
         raise LimitExceededError(f"The plan allows {organisation.max_api_keys} active API keys.")
     secret, prefix, key_hash = new_secret("cak")

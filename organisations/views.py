@@ -195,6 +195,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         "revoke": allow(ADMINS),
     }
     serializer_class = ApiKeyOutput
+    idempotency_secret_fields = ("secret",)
 
     @extend_schema(request=ApiKeyCreateInput, responses={201: ApiKeyIssuedOutput})
     def create(self, request: Request, org: str) -> Response:

@@ -4,20 +4,21 @@ still running 409. Keys are scoped to the credential and kept IDEMPOTENCY_TTL_HO
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crisis_api.api.errors import IdempotencyError
+from crisis_api.api.errors import PROBLEM_CONTENT_TYPE, IdempotencyError, problem
 from crisis_api.api.models import IdempotencyRecord
 from crisis_api.api.renderers import JSONRenderer
 from crisis_api.api.throttling import credential_of
@@ -98,14 +99,24 @@ def idempotency_claim(*, request: Request) -> IdempotencyRecord | None:
     raise IdempotencyError("Could not claim the Idempotency-Key.", status=409, code="conflict")
 
 
-def idempotency_complete(*, record: IdempotencyRecord, response: Response) -> None:
-    """Store the response, in the handler's transaction, so replays return the same bytes."""
-    content = JSONRenderer().render(response.data)
+def idempotency_complete(
+    *, record: IdempotencyRecord, response: Response, secret_fields: tuple[str, ...] = ()
+) -> None:
+    """Store the response, in the handler's transaction, so replays return the same bytes.
+
+    One-time secrets (e.g. a new API key) are never stored: such a response is kept without
+    them and its replay explains that instead of repeating it.
+    """
+    data = response.data
+    withheld = isinstance(data, dict) and any(name in data for name in secret_fields)
+    if withheld:
+        data = {k: v for k, v in data.items() if k not in secret_fields}
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         completed_at=timezone.now(),
         status_code=response.status_code,
-        content=content,
+        content=JSONRenderer().render(data),
         location=response.headers.get("Location", ""),
+        secret_withheld=withheld,
     )
 
 
@@ -115,6 +126,17 @@ def idempotency_release(*, record: IdempotencyRecord) -> None:
 
 
 def replay_response(record: IdempotencyRecord) -> HttpResponse:
+    if record.secret_withheld:
+        body = problem(
+            409,
+            "idempotent_replay_withheld",
+            "The first request with this Idempotency-Key succeeded and its response carried a "
+            "one-time secret, which is not kept. The resource is listed in `resource`; if the "
+            "secret was lost, revoke it and create another.",
+            instance=record.path,
+            resource=json.loads(bytes(record.content or b"{}")),
+        )
+        return JsonResponse(body, status=409, content_type=PROBLEM_CONTENT_TYPE)
     response = HttpResponse(
         bytes(record.content or b""),
         status=record.status_code or 200,
@@ -128,7 +150,23 @@ def replay_response(record: IdempotencyRecord) -> HttpResponse:
 
 class IdempotentDispatchMixin(APIView):
     """DRF's dispatch with an Idempotency-Key claim after authentication and permissions, and
-    the handler run in one transaction together with storing its response."""
+    the handler run in one transaction together with storing its response.
+
+    Also checks throttles before permissions, so refused requests (401/403/404) count against
+    the caller's rate too and cannot probe for free.
+    """
+
+    idempotency_secret_fields: tuple[str, ...] = ()
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        neg = self.perform_content_negotiation(request)
+        request.accepted_renderer, request.accepted_media_type = neg
+        version, scheme = self.determine_version(request, *args, **kwargs)
+        request.version, request.versioning_scheme = version, scheme
+        self.perform_authentication(request)
+        self.check_throttles(request)
+        self.check_permissions(request)
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         self.args, self.kwargs = args, kwargs
@@ -150,7 +188,11 @@ class IdempotentDispatchMixin(APIView):
                 with transaction.atomic():
                     response = handler(request, *args, **kwargs)
                     if 200 <= response.status_code < 300:
-                        idempotency_complete(record=record, response=response)
+                        idempotency_complete(
+                            record=record,
+                            response=response,
+                            secret_fields=self.idempotency_secret_fields,
+                        )
                         record = None
                     else:
                         transaction.set_rollback(True)

@@ -23,6 +23,9 @@ class IdempotencyRecord(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     content = models.BinaryField(null=True, blank=True)
     location = models.CharField(max_length=500, blank=True)
+    secret_withheld = models.BooleanField(
+        default=False, help_text="The first response held a one-time secret, not stored here."
+    )
 
     class Meta:
         constraints = (

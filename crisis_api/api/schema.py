@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_parameter_type
@@ -69,7 +70,10 @@ class AutoSchema(openapi.AutoSchema):
                     "Idempotency-Key",
                     OpenApiTypes.STR,
                     OpenApiParameter.HEADER,
-                    description="Replays the first response for 48 h when repeated (docs/api.md).",
+                    description=(
+                        "Repeating a POST with the same key replays its first response for "
+                        f"{settings.IDEMPOTENCY_TTL_HOURS} h (docs/api.md)."
+                    ),
                 )
             )
         return parameters

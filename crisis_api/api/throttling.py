@@ -1,4 +1,5 @@
-"""Rate limits per credential (user, app token or API key), counted in the shared cache (Redis).
+"""Rate limits per principal (a user across their credentials, or an API key), counted in
+the shared cache (Redis).
 
 Throttles are for fairness, not security (DRF admits races); they fail open if Redis is down so
 an outage of the cache does not take the API down with it. Hard quotas live in the database.
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rest_framework.throttling import SimpleRateThrottle
 
-from organisations.models import ApiKey
+from organisations.models import ApiKey, AuthToken
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -20,13 +21,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def credential_of(request: Request) -> str | None:
-    """A stable name for the credential behind a request, or None when anonymous."""
+def principal_of(request: Request) -> str | None:
+    """Who is calling, for rate limits: an API key, or a user whatever their credential (so
+    minting more app tokens does not buy more requests). None when anonymous."""
     if isinstance(request.auth, ApiKey):
         return f"api_key:{request.auth.pk}"
     if request.user and request.user.is_authenticated:
         return f"user:{request.user.pk}"
     return None
+
+
+def credential_of(request: Request) -> str | None:
+    """The credential itself, for idempotency keys: an API key, an app token, or the user's
+    browser session. None when anonymous."""
+    if isinstance(request.auth, AuthToken):
+        return f"token:{request.auth.pk}"
+    return principal_of(request)
 
 
 class CredentialRateThrottle(SimpleRateThrottle):
@@ -38,11 +48,11 @@ class CredentialRateThrottle(SimpleRateThrottle):
         pass
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        credential = credential_of(request)
-        return f"throttle:{self.scope}:{credential or self.get_ident(request)}"
+        principal = principal_of(request)
+        return f"throttle:{self.scope}:{principal or self.get_ident(request)}"
 
     def allow_request(self, request: Request, view: APIView) -> bool:
-        self.scope = "credential" if credential_of(request) else "anon"
+        self.scope = "credential" if principal_of(request) else "anon"
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
         try:

@@ -3,6 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from crisis_api.api import root
 from crisis_api.api.router import router
 from organisations import auth_views
 
@@ -26,6 +27,7 @@ auth_patterns = [
 ]
 
 urlpatterns = [
+    path("", root.ApiRootView.as_view(), name="api-root"),
     path("auth/", include(auth_patterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

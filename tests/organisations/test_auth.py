@@ -403,7 +403,7 @@ def test_sixth_login_with_right_password_is_locked_out(user: User) -> None:
 
     response = token_for(user.email)
 
-    assert_problem(response, 429, "throttled")
+    assert_problem(response, 429, "login_locked")
     retry_after = int(response["Retry-After"])
     assert 0 < retry_after <= django_settings.LOGIN_LOCKOUT_SECONDS
     assert not AuthToken.objects.filter(user=user).exists()
@@ -414,7 +414,7 @@ def test_lockout_applies_to_session_login_too(user: User) -> None:
 
     response = log_in(browser(), user.email)
 
-    assert_problem(response, 429, "throttled")
+    assert_problem(response, 429, "login_locked")
     assert "Retry-After" in response
 
 
