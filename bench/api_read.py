@@ -58,6 +58,7 @@ DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crisis_bench"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 THROTTLE_RATE = "1000000/min"
 LOOPBACK = "127.0.0.1"
+SETTLE = 1.0  # seconds of quiet after each load run
 ENDPOINTS = {
     "events": "/api/v1/orgs/{slug}/events/?limit={limit}",
     "members": "/api/v1/orgs/{slug}/members/?limit={limit}",
@@ -225,6 +226,13 @@ class CpuMeter:
         ours = (after[2] - before[2]) / TICKS + (after[3] - before[3])
         return max(machine - ours, 0.0) / elapsed
 
+    @staticmethod
+    def server_seconds(
+        before: tuple[float, int, int, float], after: tuple[float, int, int, float]
+    ) -> float:
+        """CPU seconds of the server processes and their PostgreSQL backends (not wrk)."""
+        return (after[2] - before[2]) / TICKS
+
 
 def git_sha() -> str:
     try:
@@ -359,6 +367,37 @@ def http_get(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]
         conn.close()
 
 
+def floor_inprocess_ms(path: str, secret: str, database_url: str) -> float:
+    """ms/request of raw_app called in this process (best of 5 batches of 40), like the SUT's."""
+    sys.path.insert(0, str(BENCH))
+    os.environ["DATABASE_URL"] = database_url
+    import raw_app
+
+    parts = urlsplit(path)
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": parts.path,
+        "QUERY_STRING": parts.query,
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_AUTHORIZATION": f"Bearer {secret}",
+        "HTTP_X_FORWARDED_PROTO": "https",
+    }
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        if not status.startswith("200"):
+            raise SystemExit(f"raw_app in-process: {status}")
+
+    for _ in range(5):
+        raw_app.application(environ, start_response)
+    batches = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(40):
+            raw_app.application(environ, start_response)
+        batches.append((time.perf_counter() - started) * 1000 / 40)
+    return min(batches)
+
+
 def verify(sut: Server, floor: Server, path: str, headers: dict[str, str]) -> dict[str, Any]:
     """Both answer 200 with the same results and the same next link (host aside), or exit."""
     documents = []
@@ -395,6 +434,7 @@ class Run:
     errors: int
     loadavg: str
     foreign_cores: float = 0.0
+    cpu_ms: float = 0.0
     throttle_history: int | None = None
 
 
@@ -561,6 +601,7 @@ def summarise(runs: list[Run], side: str) -> dict[str, float]:
         "p50_ms": statistics.median(r.p50_ms for r in mine),
         "p99_ms": statistics.median(r.p99_ms for r in mine),
         "p99_ms_max": max(r.p99_ms for r in mine),
+        "cpu_ms": statistics.median(r.cpu_ms for r in mine),
     }
 
 
@@ -569,30 +610,37 @@ def print_table(endpoint: str, runs: list[Run], result: dict[str, Any]) -> None:
     print()
     print(f"== {endpoint}: {result['path']}  ({result['results']} rows, {result['bytes']} B)")
     print(f"{'round':<7}{'side':<7}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}", end="")
-    print(f"{'throttle':>10}{'other':>7}  loadavg before")
+    print(f"{'cpu ms':>8}{'throttle':>10}{'other':>7}  loadavg before")
     for run in runs:
         history = "" if run.throttle_history is None else str(run.throttle_history)
         print(
             f"{run.round:<7}{run.side:<7}{run.rps:>9.0f}{run.p50_ms:>9.2f}{run.p99_ms:>9.2f}"
-            f"{run.errors:>8}{history:>10}{run.foreign_cores:>7.2f}  {run.loadavg}"
+            f"{run.errors:>8}{run.cpu_ms:>8.2f}{history:>10}{run.foreign_cores:>7.2f}"
+            f"  {run.loadavg}"
         )
-    print("(throttle: entries in the SUT's rate-limit history at the end of the run;")
+    print("(cpu ms: CPU time of the server processes and their PostgreSQL backends per request;")
+    print(" throttle: entries in the SUT's rate-limit history at the end of the run;")
     print(" other: cores used by processes that are not part of the benchmark)")
     print()
-    print(
-        f"{'side':<8}{'median req/s':>13}{'min-max req/s':>17}{'CV':>7}{'p50 ms':>9}{'p99 ms':>9}"
-    )
+    print(f"{'side':<8}{'median req/s':>13}{'min-max req/s':>17}{'CV':>7}", end="")
+    print(f"{'p50 ms':>9}{'p99 ms':>9}{'cpu ms':>8}")
     for name, s in (("sut", sut), ("floor", floor)):
         span = f"{s['rps_min']:.0f}-{s['rps_max']:.0f}"
         print(
             f"{name:<8}{s['rps']:>13.0f}{span:>17}{s['rps_cv'] * 100:>6.1f}%"
-            f"{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}"
+            f"{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}{s['cpu_ms']:>8.2f}"
         )
     ratios = result["round_ratios"]
     print(
         f"ratio sut/floor (median req/s): {result['ratio']:.3f}   per round: median "
         f"{statistics.median(ratios):.3f}, {min(ratios):.3f}-{max(ratios):.3f}   "
         f"SQL queries/request (SUT): {result['queries']}"
+    )
+    inproc = result["inprocess_ms"]
+    print(
+        f"CPU per request floor/SUT: {floor['cpu_ms'] / sut['cpu_ms']:.3f}   in-process, one "
+        f"request at a time (no HTTP): SUT {inproc['sut']:.2f} ms, floor {inproc['floor']:.2f} "
+        f"ms, floor/SUT {inproc['floor'] / inproc['sut']:.3f}"
     )
     for flag in result["flags"]:
         print(f"  ! {flag}")
@@ -691,10 +739,14 @@ def bench(args: argparse.Namespace, workdir: Path, servers: Servers) -> dict[str
     for endpoint in [e.strip() for e in args.endpoints.split(",") if e.strip()]:
         path = ENDPOINTS[endpoint].format(slug=django_side["slug"], limit=args.limit)
         checked = verify(sut, floor, path, headers)
+        checked["floor_inprocess_ms"] = floor_inprocess_ms(
+            path, django_side["secret"], args.database_url
+        )
         say(f"{endpoint}: both 200, {checked['results']} identical results; warming up")
         for server in (sut, floor):
             throttle_reset(cache)
             load.run(server.port, path, args.warmup)
+            time.sleep(SETTLE)
         runs: list[Run] = []
         for index in range(1, args.rounds + 1):
             order = (sut, floor) if index % 2 else (floor, sut)  # ABBA cancels drift
@@ -704,7 +756,10 @@ def bench(args: argparse.Namespace, workdir: Path, servers: Servers) -> dict[str
                 before = meter.snapshot()
                 raw = load.run(server.port, path, args.duration)
                 run = to_run(server.name, index, raw, load_before)
-                run.foreign_cores = meter.foreign_cores(before, meter.snapshot())
+                after = meter.snapshot()
+                run.foreign_cores = meter.foreign_cores(before, after)
+                run.cpu_ms = meter.server_seconds(before, after) * 1000 / max(run.requests, 1)
+                time.sleep(SETTLE)  # requests still queued in gunicorn finish before the next
                 if server is sut:
                     run.throttle_history = throttle_history(cache)
                 runs.append(run)
@@ -748,6 +803,7 @@ def assemble(
         "results": checked["results"],
         "bytes": checked["sut_bytes"],
         "queries": probe["queries"],
+        "inprocess_ms": {"sut": probe["inprocess_ms"], "floor": checked["floor_inprocess_ms"]},
         "sql": probe["sql"],
         "sut": sut,
         "floor": floor,

@@ -145,10 +145,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_QUEUE_NAMES = ("ingest", "detect", "notify", "webhooks", "default")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, Any] = {
-    "idempotency-keys-purge": {
-        "task": "api.idempotency_purge",
-        "schedule": 3600.0,
-    },
+    "idempotency-keys-purge": {"task": "api.idempotency_purge", "schedule": 3600.0},
+    "incidents-overdue-tasks": {"task": "incidents.sweep_overdue_tasks", "schedule": 60.0},
+    "incidents-public-updates": {"task": "incidents.sweep_public_updates", "schedule": 60.0},
 }
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -268,6 +267,12 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "ActorTypeEnum": "organisations.models.Event.ActorType",
         "InvitationStatusEnum": ["pending", "accepted", "revoked", "expired"],
         "ApiKeyStatusEnum": ["active", "expired", "revoked"],
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "IncidentSourceEnum": "incidents.models.Incident.Source",
+        "IncidentRoleEnum": "incidents.models.IncidentRole",
+        "TaskStatusEnum": "incidents.models.Task.Status",
+        "TaskSourceEnum": "incidents.models.Task.Source",
+        "ReviewStatusEnum": "incidents.models.Review.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -119,7 +119,22 @@ def event_record(
     event.save(force_insert=True)
     head.seq, head.hash = event.seq, event.hash
     head.save(update_fields=("seq", "hash"))
+    for subscriber in _subscribers.get(type, ()):
+        subscriber(event, actor)
     return event
+
+
+Subscriber = Callable[[Event, Actor], None]
+_subscribers: dict[str, list[Subscriber]] = {}
+
+
+def event_subscribe(type: str, subscriber: Subscriber) -> None:
+    """Run `subscriber(event, actor)` whenever an event of `type` is recorded, in the same
+    transaction. This is how an app reacts to another's change without the actor importing
+    it (e.g. incidents seeding its configuration when an organisation is created)."""
+    handlers = _subscribers.setdefault(type, [])
+    if subscriber not in handlers:
+        handlers.append(subscriber)
 
 
 @dataclass(frozen=True, slots=True)

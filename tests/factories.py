@@ -10,6 +10,8 @@ from typing import Any
 import factory
 from django.db import models, transaction
 
+from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
+from incidents.services.config import incident_config_seed
 from organisations import services
 from organisations.events import Actor, event_record
 from organisations.models import (
@@ -54,6 +56,7 @@ class OrganisationFactory(factory.django.DjangoModelFactory):
     def chain(self, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
             EventChainHead.objects.get_or_create(organisation=self)
+            incident_config_seed(organisation=self)
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
@@ -99,10 +102,74 @@ def make_event(organisation: Organisation) -> Event:
         )
 
 
+_types = itertools.count(1)
+
+
+def make_crisis_type(organisation: Organisation) -> CrisisType:
+    n = next(_types)
+    return CrisisType.all_tenants.create(organisation=organisation, name=f"Type {n}", slug=f"t-{n}")
+
+
+def make_severity(organisation: Organisation) -> Severity:
+    rank = 10 + next(_types) % 10
+    Severity.all_tenants.filter(organisation=organisation, rank=rank).delete()
+    return Severity.all_tenants.create(
+        organisation=organisation,
+        name=f"Level {rank}",
+        rank=rank,
+        public_update_interval_minutes=60,
+    )
+
+
+def severity_of(organisation: Organisation, rank: int = 2) -> Severity:
+    return Severity.all_tenants.get(organisation=organisation, rank=rank)
+
+
+def make_incident(organisation: Organisation, *, status: str = "active", **kwargs: Any) -> Incident:
+    from incidents import services as incident_services
+
+    return incident_services.incident_declare(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        title=kwargs.pop("title", "Angry posts about product X"),
+        crisis_type=kwargs.pop(
+            "crisis_type", CrisisType.all_tenants.filter(organisation=organisation).first()
+        ),
+        severity=kwargs.pop("severity", severity_of(organisation)),
+        status=status,
+        **kwargs,
+    )
+
+
+def make_task(organisation: Organisation) -> Task:
+    from incidents import services as incident_services
+
+    return incident_services.task_create(
+        incident=make_incident(organisation), actor=Actor.system("tests"), title="Draft reply"
+    )
+
+
+def make_assignment(organisation: Organisation) -> RoleAssignment:
+    from incidents import services as incident_services
+
+    membership = make_membership(organisation, Role.RESPONDER)
+    return incident_services.incident_role_assign(
+        incident=make_incident(organisation),
+        user=membership.user,
+        role="scribe",
+        actor=Actor.system("tests"),
+    )
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
     Invitation: make_invitation,
     ApiKey: make_api_key,
     Event: make_event,
+    CrisisType: make_crisis_type,
+    Severity: make_severity,
+    Incident: make_incident,
+    Task: make_task,
+    RoleAssignment: make_assignment,
 }

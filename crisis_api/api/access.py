@@ -27,6 +27,8 @@ API_KEY_SCOPES: dict[str, str] = {
     "organisation:read": "Read the organisation's profile and plan limits.",
     "members:read": "List members and their roles.",
     "events:read": "Read the event log and verify its chain.",
+    "incidents:read": "Read incidents, their configuration, tasks, roles, timeline and review.",
+    "incidents:write": "Declare incidents and change them (transitions, tasks, notes, review).",
 }
 
 
@@ -34,11 +36,13 @@ API_KEY_SCOPES: dict[str, str] = {
 class Access:
     """The roles (for members) and the scope (for API keys) an action admits.
 
-    `scope=None` means API keys may not call the action at all.
+    `scope=None` means API keys may not call the action at all. `incident_roles` also admits
+    whoever holds one of those roles on the incident the request is about (e.g. its commander).
     """
 
     roles: frozenset[str]
     scope: str | None = None
+    incident_roles: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = set(self.roles) - ALL_ROLES
@@ -48,8 +52,10 @@ class Access:
             raise ImproperlyConfigured(f"unknown API-key scope {self.scope!r}")
 
 
-def allow(roles: Iterable[str], scope: str | None = None) -> Access:
-    return Access(frozenset(roles), scope)
+def allow(
+    roles: Iterable[str], scope: str | None = None, *, incident_roles: Iterable[str] = ()
+) -> Access:
+    return Access(frozenset(roles), scope, frozenset(incident_roles))
 
 
 STANDARD_ACTIONS = ("list", "create", "retrieve", "update", "partial_update", "destroy")
@@ -58,7 +64,10 @@ STANDARD_ACTIONS = ("list", "create", "retrieve", "update", "partial_update", "d
 def viewset_actions(viewset: type[ViewSetMixin]) -> set[str]:
     """The action names a viewset will route: standard handlers it defines plus @action ones."""
     actions = {name for name in STANDARD_ACTIONS if hasattr(viewset, name)}
-    actions.update(extra.__name__ for extra in viewset.get_extra_actions())
+    for extra in viewset.get_extra_actions():
+        actions.add(extra.__name__)
+        mapping: dict[str, str] = getattr(extra, "mapping", {})
+        actions.update(mapping.values())  # e.g. @review.mapping.patch → "update_review"
     return actions
 
 

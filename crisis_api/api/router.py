@@ -43,6 +43,7 @@ class V1Router(SimpleRouter):
 
 
 def build_router() -> V1Router:
+    from incidents import views as incidents
     from organisations import views as organisations
 
     router = V1Router()
@@ -52,6 +53,10 @@ def build_router() -> V1Router:
     router.register_tenant("invitations", organisations.InvitationViewSet, "invitations")
     router.register_tenant("api-keys", organisations.ApiKeyViewSet, "api-keys")
     router.register_tenant("events", organisations.EventViewSet, "events")
+    router.register_tenant("crisis-types", incidents.CrisisTypeViewSet, "crisis-types")
+    router.register_tenant("severities", incidents.SeverityViewSet, "severities")
+    router.register_tenant("incidents", incidents.IncidentViewSet, "incidents")
+    router.register_tenant("tasks", incidents.TaskViewSet, "tasks")
     return router
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -43,17 +43,55 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField[Any]):
     An id of another organisation is answered exactly like a missing one: 404.
     """
 
-    def __init__(self, model: type[models.Model], **kwargs: Any) -> None:
+    lookup = "pk"
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        *,
+        limit: Callable[[models.QuerySet[Any], Mapping[str, Any]], models.QuerySet[Any]]
+        | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.model = model
+        self.limit = limit
         kwargs.setdefault("queryset", model._base_manager.none())  # schema only; see below
         super().__init__(**kwargs)
 
     def get_queryset(self) -> models.QuerySet[Any]:
         organisation = self.context["organisation"]
-        return self.model._default_manager.filter(organisation=organisation)
+        queryset = self.model._default_manager.filter(organisation=organisation)
+        return self.limit(queryset, self.context) if self.limit else queryset
+
+    def value_for(self, obj: models.Model) -> Any:
+        """The id a client sends to name `obj` (tests use it to name another tenant's)."""
+        return getattr(obj, self.lookup)
+
+    def resolve(self, obj: Any) -> Any:
+        return obj
 
     def to_internal_value(self, data: Any) -> Any:
         try:
-            return self.get_queryset().get(pk=data)
+            return self.resolve(self.get_queryset().get(**{self.lookup: data}))
         except (ObjectDoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
             raise NotFound(f"{self.field_name}: no such {self.model._meta.verbose_name}.") from exc
+
+
+class MemberField(TenantRelatedField):
+    """A user named by id who must be a member of the caller's organisation; yields the User."""
+
+    lookup = "user_id"
+
+    def __init__(self, **kwargs: Any) -> None:
+        from organisations.models import Membership
+
+        super().__init__(Membership, **kwargs)
+
+    def resolve(self, obj: Any) -> Any:
+        return obj.user
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        return super().get_queryset().select_related("user")
+
+    def to_representation(self, value: Any) -> Any:
+        return str(value.pk)

@@ -52,7 +52,15 @@ class DeclaredAccessPermission(BasePermission):
         api_key = request.auth if isinstance(request.auth, ApiKey) else None
         if resolve is None and api_key is None:
             return True  # user-level endpoints: any authenticated user
-        return access_allows(access, role=role, api_key=api_key)
+        if access_allows(access, role=role, api_key=api_key):
+            return True
+        holds = getattr(view, "holds_incident_role", None)
+        return bool(
+            access.incident_roles
+            and api_key is None
+            and holds is not None
+            and holds(request.user, access.incident_roles)
+        )
 
 
 class TenantViewSet(IdempotentDispatchMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
@@ -129,5 +137,10 @@ class TenantViewSet(IdempotentDispatchMixin, viewsets.GenericViewSet):  # type: 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
         if hasattr(self, "organisation"):
-            context.update(organisation=self.organisation, actor=self.actor)
+            context.update(
+                organisation=self.organisation,
+                actor=self.actor,
+                role=self.role,
+                user=self.membership.user if self.membership else None,
+            )
         return context

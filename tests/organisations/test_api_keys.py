@@ -143,7 +143,7 @@ def test_members_below_admin_cannot_create_keys(responder: APIClient, org: Organ
 
 
 def test_unknown_scope_is_400(owner: APIClient, org: Organisation) -> None:
-    response = create_key(owner, scopes=["incidents:write"])
+    response = create_key(owner, scopes=["incidents:destroy"])
 
     body = assert_problem(response, 400)
     assert [error["attr"] for error in body["errors"]] == ["scopes.0"]

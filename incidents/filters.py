@@ -1,0 +1,69 @@
+"""Query-string filters of incidents and tasks."""
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from crisis_api.api.filters import TenantModelChoiceFilter
+from incidents.models import CrisisType, Incident, Severity, Task
+from organisations.models import Membership
+
+
+class MemberFilter(TenantModelChoiceFilter):
+    """`?owner=<user id>`: a user who must be a member of the organisation."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(Membership, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if value in (None, ""):
+            return qs
+        request = getattr(getattr(self, "parent", None), "request", None)
+        organisation = getattr(request, "tenant_organisation", None)
+        member = Membership.all_tenants.filter(organisation=organisation, user_id=value)
+        from django.core.exceptions import ValidationError
+        from rest_framework.exceptions import NotFound
+
+        try:
+            if not member.exists():
+                raise NotFound(f"{self.field_name}: no such member.")
+        except (ValidationError, ValueError) as exc:
+            raise NotFound(f"{self.field_name}: no such member.") from exc
+        return qs.filter(**{f"{self.field_name}_id": value})
+
+
+class IncidentFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
+    severity = TenantModelChoiceFilter(Severity, field_name="severity")
+    crisis_type = TenantModelChoiceFilter(CrisisType, field_name="crisis_type")
+    commander = MemberFilter(field_name="commander")
+    is_drill = django_filters.BooleanFilter()
+    visibility = django_filters.ChoiceFilter(choices=Incident.Visibility.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    q = django_filters.CharFilter(method="search", help_text="Text in title or summary.")
+
+    class Meta:
+        model = Incident
+        fields = ("status", "is_drill", "visibility")
+
+    def search(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return queryset.filter(Q(title__icontains=value) | Q(summary__icontains=value))
+
+
+class TaskFilter(django_filters.FilterSet):
+    incident = TenantModelChoiceFilter(Incident, field_name="incident")
+    owner = MemberFilter(field_name="owner")
+    status = django_filters.MultipleChoiceFilter(choices=Task.Status.choices)
+    source = django_filters.ChoiceFilter(choices=Task.Source.choices)
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+
+    class Meta:
+        model = Task
+        fields = ("status", "source")
+
+    def filter_overdue(self, queryset: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
+        late = Q(due_at__lt=timezone.now(), status__in=(Task.Status.OPEN, Task.Status.IN_PROGRESS))
+        return queryset.filter(late) if value else queryset.exclude(late)

@@ -1,0 +1,51 @@
+"""Reads of incidents: who may see which, the timeline, and the incident's metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from incidents.models import Incident, RoleAssignment
+from organisations.models import Event, Organisation, Role, User
+
+SEE_RESTRICTED = frozenset({Role.OWNER, Role.ADMIN, Role.CRISIS_MANAGER})
+
+
+def incident_visible(
+    queryset: QuerySet[Incident], *, user: User | None, role: str | None
+) -> QuerySet[Incident]:
+    """Restricted incidents only for people assigned to them and for owners/admins/managers.
+    API keys (no user) see open incidents only."""
+    if role in SEE_RESTRICTED:
+        return queryset
+    if user is None:
+        return queryset.filter(visibility=Incident.Visibility.OPEN)
+    assigned = RoleAssignment.all_tenants.filter(
+        incident=OuterRef("pk"), user=user, unassigned_at__isnull=True
+    )
+    return queryset.filter(Q(visibility=Incident.Visibility.OPEN) | Q(Exists(assigned)))
+
+
+def incident_timeline(*, organisation: Organisation, incident: Incident) -> QuerySet[Event]:
+    """The incident's events (status, severity, roles, tasks, notes, review), oldest first."""
+    return Event.all_tenants.filter(
+        organisation=organisation, subject_type="incident", subject_id=str(incident.pk)
+    )
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+def incident_metrics(incident: Incident) -> dict[str, Any]:
+    """Durations in seconds: report → declared, declared → contained, declared → resolved."""
+    return {
+        "time_to_declare": _seconds(incident.created_at, incident.declared_at),
+        "time_to_contain": _seconds(incident.declared_at, incident.contained_at),
+        "time_to_resolve": _seconds(incident.declared_at, incident.resolved_at),
+        "time_to_first_statement": None,  # arrives with communications
+    }
