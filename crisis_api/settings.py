@@ -148,6 +148,9 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "idempotency-keys-purge": {"task": "api.idempotency_purge", "schedule": 3600.0},
     "incidents-overdue-tasks": {"task": "incidents.sweep_overdue_tasks", "schedule": 60.0},
     "incidents-public-updates": {"task": "incidents.sweep_public_updates", "schedule": 60.0},
+    "notifications-relay": {"task": "notifications.relay", "schedule": 10.0},
+    "webhooks-deliver": {"task": "webhooks.deliver", "schedule": 5.0},
+    "webhooks-requeue-stale": {"task": "webhooks.requeue_stale", "schedule": 60.0},
 }
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -273,6 +276,8 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "TaskStatusEnum": "incidents.models.Task.Status",
         "TaskSourceEnum": "incidents.models.Task.Source",
         "ReviewStatusEnum": "incidents.models.Review.Status",
+        "WebhookEndpointStatusEnum": "notifications.models.WebhookEndpoint.Status",
+        "WebhookMessageStatusEnum": "notifications.models.WebhookMessage.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -288,6 +293,12 @@ LOGGING: dict[str, Any] = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Fernet keys (newest first) for secrets stored encrypted; derived from SECRET_KEY when unset.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Networks outbound requests to tenant URLs may reach although not public (tests, local demos).
+SSRF_ALLOWED_NETWORKS = env.list("SSRF_ALLOWED_NETWORKS", default=[])
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
 
 CSRF_FAILURE_VIEW = "crisis_api.api.errors.csrf_failure"
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=48)

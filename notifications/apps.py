@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from notifications.relay import schedule_relay
+        from organisations.events import event_subscribe
+
+        event_subscribe("*", schedule_relay)

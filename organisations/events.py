@@ -119,7 +119,7 @@ def event_record(
     event.save(force_insert=True)
     head.seq, head.hash = event.seq, event.hash
     head.save(update_fields=("seq", "hash"))
-    for subscriber in _subscribers.get(type, ()):
+    for subscriber in (*_subscribers.get(type, ()), *_subscribers.get("*", ())):
         subscriber(event, actor)
     return event
 
@@ -131,7 +131,8 @@ _subscribers: dict[str, list[Subscriber]] = {}
 def event_subscribe(type: str, subscriber: Subscriber) -> None:
     """Run `subscriber(event, actor)` whenever an event of `type` is recorded, in the same
     transaction. This is how an app reacts to another's change without the actor importing
-    it (e.g. incidents seeding its configuration when an organisation is created)."""
+    it (e.g. incidents seeding its configuration when an organisation is created). `"*"`
+    subscribes to every type (the outbox relay's after-commit wake-up)."""
     handlers = _subscribers.setdefault(type, [])
     if subscriber not in handlers:
         handlers.append(subscriber)

@@ -12,6 +12,7 @@ from django.db import models, transaction
 
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
+from notifications.models import WebhookEndpoint, WebhookMessage
 from organisations import services
 from organisations.events import Actor, event_record
 from organisations.models import (
@@ -161,6 +162,31 @@ def make_assignment(organisation: Organisation) -> RoleAssignment:
     )
 
 
+def make_webhook_endpoint(organisation: Organisation) -> WebhookEndpoint:
+    """Created directly: the service resolves the URL's host, and tests have no DNS."""
+    from notifications.webhooks import _new_secret, _store_secret
+
+    endpoint = WebhookEndpoint.all_tenants.create(
+        organisation=organisation, url="https://hooks.example.com/crisis"
+    )
+    _store_secret(endpoint, _new_secret())
+    return endpoint
+
+
+def make_webhook_message(organisation: Organisation) -> WebhookMessage:
+    from notifications.webhooks import envelope
+
+    event = make_event(organisation)
+    return WebhookMessage.all_tenants.create(
+        organisation=organisation,
+        endpoint=make_webhook_endpoint(organisation),
+        event=event,
+        event_type=event.type,
+        body=envelope(event),
+        status=WebhookMessage.Status.FAILED,
+    )
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
@@ -172,4 +198,6 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     Incident: make_incident,
     Task: make_task,
     RoleAssignment: make_assignment,
+    WebhookEndpoint: make_webhook_endpoint,
+    WebhookMessage: make_webhook_message,
 }

@@ -44,6 +44,7 @@ class V1Router(SimpleRouter):
 
 def build_router() -> V1Router:
     from incidents import views as incidents
+    from notifications import views as notifications
     from organisations import views as organisations
 
     router = V1Router()
@@ -57,6 +58,10 @@ def build_router() -> V1Router:
     router.register_tenant("severities", incidents.SeverityViewSet, "severities")
     router.register_tenant("incidents", incidents.IncidentViewSet, "incidents")
     router.register_tenant("tasks", incidents.TaskViewSet, "tasks")
+    router.register_tenant("webhooks", notifications.WebhookEndpointViewSet, "webhooks")
+    router.register_tenant(
+        "webhook-deliveries", notifications.WebhookMessageViewSet, "webhook-deliveries"
+    )
     return router
 
 

@@ -1,0 +1,62 @@
+"""A local HTTP receiver standing in for customers' webhook endpoints (127.0.0.1 only)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Answers each request with the next scripted (status, headers, body); 200 when empty."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+
+    def answer(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+        self.script.append((status, headers or {}, body))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state: dict[str, Any] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length)
+            rx: Receiver = state["receiver"]
+            rx.received.append(
+                Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
+            status, headers, payload = rx.script.pop(0) if rx.script else (200, {}, b"ok")
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state["receiver"] = Receiver(url=f"http://127.0.0.1:{server.server_port}/hooks")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state["receiver"]
+    server.shutdown()
+    server.server_close()
