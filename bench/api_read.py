@@ -252,8 +252,8 @@ def git_sha() -> str:
             timeout=10,
             check=True,
         ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    except (OSError, subprocess.SubprocessError):  # e.g. a `git archive` export: no .git
+        return os.environ.get("BENCH_GIT_SHA", "unknown")
     return f"{sha}{'-dirty' if dirty else ''}"
 
 

@@ -341,6 +341,40 @@ def profile(app: WSGIHandler, path: str, query: str, secret: str, requests: int,
     return out.getvalue()
 
 
+ALL_FOUR = frozenset({"throttle", "touch", "filters", "health"})
+EVENT_COLUMNS = (
+    "id",
+    "seq",
+    "type",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "subject_type",
+    "subject_id",
+    "payload",
+    "request_id",
+    "prev_hash",
+    "hash",
+)
+
+
+def event_row_output(serializer: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """EventOutput.to_representation for a `.values()` row instead of an Event instance."""
+    return {
+        "id": str(row["id"]),
+        "seq": row["seq"],
+        "type": row["type"],
+        "occurred_at": row["occurred_at"].isoformat().replace("+00:00", "Z"),
+        "actor": {"type": row["actor_type"], "id": row["actor_id"], "label": row["actor_label"]},
+        "subject": {"type": row["subject_type"], "id": row["subject_id"]},
+        "payload": row["payload"],
+        "request_id": row["request_id"],
+        "prev_hash": row["prev_hash"],
+        "hash": row["hash"],
+    }
+
+
 ABLATIONS: tuple[tuple[str, frozenset[str]], ...] = (
     ("production stack, as served", frozenset()),
     ("throttle history pre-filled to 1200 entries", frozenset({"history"})),
@@ -348,16 +382,19 @@ ABLATIONS: tuple[tuple[str, frozenset[str]], ...] = (
     ("without the last_used_at UPDATE (_touch)", frozenset({"touch"})),
     ("without the django-filter FilterSet", frozenset({"filters"})),
     ("without the connection health check", frozenset({"health"})),
-    ("without all four", frozenset({"throttle", "touch", "filters", "health"})),
+    ("without all four", ALL_FOUR),
+    ("events page from .values() (no model instances)", frozenset({"values"})),
+    ("without all four, page from .values()", frozenset(ALL_FOUR | {"values"})),
 )
 
 
 @contextlib.contextmanager
 def ablated(removed: frozenset[str]) -> Iterator[None]:
     """Switch parts of the request path off in this process only (monkeypatching, restored)."""
-    from organisations import authentication, views
+    from organisations import authentication, serializers, views
 
     saved_touch = authentication._touch
+    saved_output = serializers.EventOutput.to_representation
     saved_health = connection.settings_dict["CONN_HEALTH_CHECKS"]
     view = views.EventViewSet
     if "throttle" in removed:
@@ -369,13 +406,17 @@ def ablated(removed: frozenset[str]) -> Iterator[None]:
     if "health" in removed:
         connection.settings_dict["CONN_HEALTH_CHECKS"] = False
         setattr(connection, "health_check_enabled", False)  # noqa: B010 - read at connect
+    if "values" in removed:
+        setattr(view, "scope_queryset", lambda self, qs: qs.values(*EVENT_COLUMNS))  # noqa: B010
+        setattr(serializers.EventOutput, "to_representation", event_row_output)  # noqa: B010
     try:
         yield
     finally:
-        for name in ("throttle_classes", "filter_backends"):
+        for name in ("throttle_classes", "filter_backends", "scope_queryset"):
             if name in view.__dict__:
                 delattr(view, name)
         authentication._touch = saved_touch
+        setattr(serializers.EventOutput, "to_representation", saved_output)  # noqa: B010
         connection.settings_dict["CONN_HEALTH_CHECKS"] = saved_health
         setattr(connection, "health_check_enabled", saved_health)  # noqa: B010
 

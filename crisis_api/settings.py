@@ -151,6 +151,9 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "notifications-relay": {"task": "notifications.relay", "schedule": 10.0},
     "webhooks-deliver": {"task": "webhooks.deliver", "schedule": 5.0},
     "webhooks-requeue-stale": {"task": "webhooks.requeue_stale", "schedule": 60.0},
+    "notifications-deliver": {"task": "notifications.deliver", "schedule": 5.0},
+    "notifications-escalate": {"task": "notifications.escalate", "schedule": 15.0},
+    "notifications-requeue-stale": {"task": "notifications.requeue_stale", "schedule": 60.0},
 }
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -278,6 +281,9 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "ReviewStatusEnum": "incidents.models.Review.Status",
         "WebhookEndpointStatusEnum": "notifications.models.WebhookEndpoint.Status",
         "WebhookMessageStatusEnum": "notifications.models.WebhookMessage.Status",
+        "ChannelEnum": "notifications.models.Channel",
+        "WebhookEventTypeEnum": "notifications.webhooks.WEBHOOK_EVENT_TYPES",
+        "NotifiableEventTypeEnum": "notifications.planner.NOTIFIABLE",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -299,6 +305,13 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # Networks outbound requests to tenant URLs may reach although not public (tests, local demos).
 SSRF_ALLOWED_NETWORKS = env.list("SSRF_ALLOWED_NETWORKS", default=[])
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+# Twilio SMS (Programmable Messaging); SMS stays off until these are set.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
+# Where people open links from notifications (acknowledge pages).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 CSRF_FAILURE_VIEW = "crisis_api.api.errors.csrf_failure"
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=48)

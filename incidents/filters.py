@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from crisis_api.api.filters import TenantModelChoiceFilter
 from incidents.models import CrisisType, Incident, Severity, Task
+from incidents.selectors import incident_visible
 from organisations.models import Membership
 
 
@@ -22,15 +23,44 @@ class MemberFilter(TenantModelChoiceFilter):
             return qs
         request = getattr(getattr(self, "parent", None), "request", None)
         organisation = getattr(request, "tenant_organisation", None)
-        member = Membership.all_tenants.filter(organisation=organisation, user_id=value)
         from django.core.exceptions import ValidationError
         from rest_framework.exceptions import NotFound
 
-        try:
+        try:  # a malformed id fails while the lookup is built, not when it runs
+            member = Membership.all_tenants.filter(organisation=organisation, user_id=value)
             if not member.exists():
                 raise NotFound(f"{self.field_name}: no such member.")
         except (ValidationError, ValueError) as exc:
             raise NotFound(f"{self.field_name}: no such member.") from exc
+        return qs.filter(**{f"{self.field_name}_id": value})
+
+
+class VisibleIncidentFilter(TenantModelChoiceFilter):
+    """`?incident=<id>`: an incident the caller may see. A restricted one they may not see is
+    answered 404 like a missing one, not with an empty page that confirms it exists."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(Incident, **kwargs)
+
+    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
+        if value in (None, ""):
+            return qs
+        request = getattr(getattr(self, "parent", None), "request", None)
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        membership = getattr(view, "membership", None)
+        visible = incident_visible(
+            Incident.all_tenants.filter(organisation=getattr(request, "tenant_organisation", None)),
+            user=membership.user if membership else None,
+            role=membership.role if membership else None,
+        )
+        from django.core.exceptions import ValidationError
+        from rest_framework.exceptions import NotFound
+
+        try:
+            if not visible.filter(pk=value).exists():
+                raise NotFound(f"{self.field_name}: no such incident.")
+        except (ValidationError, ValueError) as exc:
+            raise NotFound(f"{self.field_name}: no such incident.") from exc
         return qs.filter(**{f"{self.field_name}_id": value})
 
 
@@ -54,7 +84,7 @@ class IncidentFilter(django_filters.FilterSet):
 
 
 class TaskFilter(django_filters.FilterSet):
-    incident = TenantModelChoiceFilter(Incident, field_name="incident")
+    incident = VisibleIncidentFilter(field_name="incident")
     owner = MemberFilter(field_name="owner")
     status = django_filters.MultipleChoiceFilter(choices=Task.Status.choices)
     source = django_filters.ChoiceFilter(choices=Task.Source.choices)

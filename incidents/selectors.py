@@ -16,8 +16,8 @@ SEE_RESTRICTED = frozenset({Role.OWNER, Role.ADMIN, Role.CRISIS_MANAGER})
 def incident_visible(
     queryset: QuerySet[Incident], *, user: User | None, role: str | None
 ) -> QuerySet[Incident]:
-    """Restricted incidents only for people assigned to them and for owners/admins/managers.
-    API keys (no user) see open incidents only."""
+    """Restricted incidents only for the people assigned to them, whoever declared them, and
+    owners/admins/crisis managers. API keys (no user) see open incidents only."""
     if role in SEE_RESTRICTED:
         return queryset
     if user is None:
@@ -25,7 +25,9 @@ def incident_visible(
     assigned = RoleAssignment.all_tenants.filter(
         incident=OuterRef("pk"), user=user, unassigned_at__isnull=True
     )
-    return queryset.filter(Q(visibility=Incident.Visibility.OPEN) | Q(Exists(assigned)))
+    return queryset.filter(
+        Q(visibility=Incident.Visibility.OPEN) | Q(created_by=user) | Q(Exists(assigned))
+    )
 
 
 def incident_timeline(*, organisation: Organisation, incident: Incident) -> QuerySet[Event]:
@@ -49,3 +51,26 @@ def incident_metrics(incident: Incident) -> dict[str, Any]:
         "time_to_resolve": _seconds(incident.declared_at, incident.resolved_at),
         "time_to_first_statement": None,  # arrives with communications
     }
+
+
+def hide_restricted_incident_events(
+    queryset: QuerySet[Event], organisation: Organisation, user: User | None, role: str | None
+) -> QuerySet[Event]:
+    """Event-log filter: events about restricted incidents only for those who may see them."""
+    if role in SEE_RESTRICTED:
+        return queryset
+    restricted = Incident.all_tenants.filter(
+        organisation=organisation, visibility=Incident.Visibility.RESTRICTED
+    )
+    if user is not None:
+        restricted = restricted.exclude(
+            Exists(
+                RoleAssignment.all_tenants.filter(
+                    incident=OuterRef("pk"), user=user, unassigned_at__isnull=True
+                )
+            )
+        )
+    hidden = [str(pk) for pk in restricted.values_list("pk", flat=True)]
+    if not hidden:
+        return queryset
+    return queryset.exclude(subject_type="incident", subject_id__in=hidden)

@@ -184,6 +184,19 @@ def _transition_action(name: str, input_class: type[Any] | None, summary: str) -
     )(decorated)
 
 
+def _with_details(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """What IncidentDetailOutput reads, loaded in a fixed number of queries."""
+    return queryset.select_related("merged_into", "review").prefetch_related(
+        Prefetch(
+            "assignments",
+            queryset=RoleAssignment.all_tenants.filter(unassigned_at__isnull=True).select_related(
+                "user"
+            ),
+            to_attr="current_assignments",
+        )
+    )
+
+
 class IncidentViewSet(mixins.ListModelMixin, TenantViewSet):
     """Crisis incidents. State changes are action endpoints; editing uses If-Match."""
 
@@ -213,16 +226,8 @@ class IncidentViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         queryset = queryset.select_related("severity", "crisis_type", "commander")
-        if self.action == "retrieve" or self.detail:
-            queryset = queryset.select_related("merged_into", "review").prefetch_related(
-                Prefetch(
-                    "assignments",
-                    queryset=RoleAssignment.all_tenants.filter(
-                        unassigned_at__isnull=True
-                    ).select_related("user"),
-                    to_attr="current_assignments",
-                )
-            )
+        if self.action == "retrieve":  # actions render through detail_response
+            queryset = _with_details(queryset)
         user = self.membership.user if self.membership else None
         return selectors.incident_visible(queryset, user=user, role=self.role)
 
@@ -252,7 +257,14 @@ class IncidentViewSet(mixins.ListModelMixin, TenantViewSet):
         return int(match.group(1))
 
     def detail_response(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().get(pk=incident.pk)
+        """The incident the caller just declared or changed, with its new ETag.
+
+        Loaded here with its details (`create` is not a detail route) and not filtered by
+        visibility: a responder who declares a restricted incident gets it back, though they
+        may not read it later unless assigned to it."""
+        queryset = Incident.all_tenants.filter(organisation=self.organisation)
+        queryset = queryset.select_related("severity", "crisis_type", "commander")
+        fresh = _with_details(queryset).get(pk=incident.pk)
         response = Response(IncidentDetailOutput(fresh).data, status=code)
         response["ETag"] = f'"{fresh.version}"'
         return response

@@ -1,4 +1,4 @@
-"""The outbox relay: turns committed events into webhook messages (and, next, notifications).
+"""The outbox relay: turns committed events into webhook messages and notifications.
 
 Events are the outbox. The relay claims undispatched ones in batches with SKIP LOCKED, plans
 every delivery for the batch in a constant number of queries (unique per event and endpoint,
@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from incidents.models import Incident
 from notifications.models import WebhookEndpoint, WebhookMessage
+from notifications.planner import NOTIFIABLE, plan_notifications
 from notifications.webhooks import WEBHOOK_EVENT_TYPES, envelope
 from organisations.events import Actor
 from organisations.models import Event
@@ -92,11 +93,14 @@ def outbox_relay(*, batch: int = BATCH) -> int:
             if not events:
                 return dispatched
             planned = plan_webhooks(events)
+            notified = plan_notifications(events)
             Event.all_tenants.filter(pk__in=[e.pk for e in events]).update(
                 dispatched_at=timezone.now()
             )
             if planned:
                 transaction.on_commit(wake_delivery, robust=True)
+            if notified or any(e.type in NOTIFIABLE for e in events):
+                transaction.on_commit(wake_notifications, robust=True)
         dispatched += len(events)
         if len(events) < batch:
             return dispatched
@@ -109,6 +113,16 @@ def wake_delivery() -> None:
         webhook_deliver_task.delay()
     except Exception:  # beat delivers due messages anyway
         logger.warning("could not wake the webhook workers", exc_info=True)
+
+
+def wake_notifications() -> None:
+    from notifications.tasks import escalation_advance_task, notification_deliver_task
+
+    try:
+        escalation_advance_task.delay()
+        notification_deliver_task.delay()
+    except Exception:  # beat sends due notifications anyway
+        logger.warning("could not wake the notification workers", exc_info=True)
 
 
 def wake_relay() -> None:

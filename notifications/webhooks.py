@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -120,8 +121,14 @@ def _record(endpoint: WebhookEndpoint, actor: Actor, type: str, payload: dict[st
         actor=actor,
         type=type,
         subject=subject_of(endpoint),
-        payload={"url": endpoint.url, **payload},
+        payload={"url": url_hint(endpoint.url), **payload},
     )
+
+
+def url_hint(url: str) -> str:
+    """Scheme and host only: paths and queries of webhook URLs often carry tokens."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/…"
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,8 @@ def webhook_endpoint_update(
         for k, v in fields.items()
         if getattr(endpoint, k) != v
     }
+    if "url" in changes:
+        changes["url"] = {"from": url_hint(endpoint.url), "to": url_hint(fields["url"])}
     if not changes:
         return endpoint
     for name in changes:

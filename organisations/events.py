@@ -191,3 +191,23 @@ def event_chain_verify(*, organisation: Organisation) -> ChainReport:
     if checked != head_seq or (head_seq and prev_hash != head_hash):
         return broken(None, checked + 1, f"chain ends at #{checked} but its head is #{head_seq}")
     return ChainReport(ok=True, checked=checked, head_seq=head_seq)
+
+
+EventFilter = Callable[[Any, Organisation, User | None, str | None], Any]
+_visibility_filters: list[EventFilter] = []
+
+
+def event_visibility_register(event_filter: EventFilter) -> None:
+    """Let an app hide events about objects a reader may not see (e.g. restricted incidents).
+    `event_filter(queryset, organisation, user, role)` returns the narrowed queryset."""
+    if event_filter not in _visibility_filters:
+        _visibility_filters.append(event_filter)
+
+
+def events_visible(
+    queryset: Any, *, organisation: Organisation, user: User | None, role: str | None
+) -> Any:
+    """The event log as this reader may see it."""
+    for event_filter in _visibility_filters:
+        queryset = event_filter(queryset, organisation, user, role)
+    return queryset

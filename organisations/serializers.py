@@ -46,11 +46,27 @@ class OrganisationOutput(serializers.Serializer[Any]):
 
 
 class MembershipOutput(serializers.Serializer[Any]):
+    """A member. Built as a plain dict (lists of members are read often)."""
+
     id = serializers.UUIDField()
     user = UserOutput()
     role = serializers.ChoiceField(choices=Role.choices)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    def to_representation(self, membership: Any) -> dict[str, Any]:
+        user = membership.user
+        return {
+            "id": str(membership.pk),
+            "user": {"id": str(user.pk), "email": user.email, "full_name": user.full_name},
+            "role": membership.role,
+            "created_at": _iso(membership.created_at),
+            "updated_at": _iso(membership.updated_at),
+        }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 class InvitationOutput(serializers.Serializer[Any]):

@@ -16,6 +16,7 @@ from crisis_api.api.idempotency import IdempotentDispatchMixin
 from crisis_api.api.pagination import CursorPagination
 from crisis_api.api.viewsets import DeclaredAccessPermission, TenantViewSet
 from organisations import selectors, services
+from organisations.events import events_visible
 from organisations.filters import EventFilter, InvitationFilter, MembershipFilter
 from organisations.models import ApiKey, Event, Invitation, Membership, Organisation, Role
 from organisations.serializers import (
@@ -237,7 +238,15 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewS
     }
     serializer_class = EventOutput
     filterset_class = EventFilter
+
     pagination_class = EventCursorPagination
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        user = self.membership.user if self.membership else None
+        visible: QuerySet[Any] = events_visible(
+            queryset, organisation=self.organisation, user=user, role=self.role
+        )
+        return visible
 
     @extend_schema(responses=ChainReportOutput, filters=False)
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)

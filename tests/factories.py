@@ -9,10 +9,19 @@ from typing import Any
 
 import factory
 from django.db import models, transaction
+from django.utils import timezone
 
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
-from notifications.models import WebhookEndpoint, WebhookMessage
+from notifications.models import (
+    ContactMethod,
+    EscalationLevel,
+    EscalationPolicy,
+    Notification,
+    NotificationRule,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 from organisations import services
 from organisations.events import Actor, event_record
 from organisations.models import (
@@ -187,6 +196,48 @@ def make_webhook_message(organisation: Organisation) -> WebhookMessage:
     )
 
 
+def make_contact_method(organisation: Organisation, user: User | None = None) -> ContactMethod:
+    from crisis_api.crypto import encrypt
+
+    user = user or make_membership(organisation, Role.RESPONDER).user
+    n = next(_types)
+    return ContactMethod.all_tenants.create(
+        organisation=organisation,
+        user=user,
+        kind="email",
+        target_ciphertext=encrypt(f"pager{n}@example.test"),
+        target_hint=f"pa…{n}",
+        target_digest=f"digest-{n}",
+        verified_at=timezone.now(),
+    )
+
+
+def make_rule(organisation: Organisation) -> NotificationRule:
+    method = make_contact_method(organisation)
+    return NotificationRule.all_tenants.create(
+        organisation=organisation, user=method.user, contact_methods=[str(method.pk)]
+    )
+
+
+def make_policy(organisation: Organisation) -> EscalationPolicy:
+    policy = EscalationPolicy.all_tenants.create(organisation=organisation, name="Default")
+    EscalationLevel.all_tenants.create(
+        organisation=organisation, policy=policy, position=0, organisation_roles=["owner"]
+    )
+    return policy
+
+
+def make_notification(organisation: Organisation) -> Notification:
+    method = make_contact_method(organisation)
+    return Notification.all_tenants.create(
+        organisation=organisation,
+        event=make_event(organisation),
+        recipient=method.user,
+        contact_method=method,
+        channel=method.kind,
+    )
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
@@ -200,4 +251,8 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     RoleAssignment: make_assignment,
     WebhookEndpoint: make_webhook_endpoint,
     WebhookMessage: make_webhook_message,
+    ContactMethod: make_contact_method,
+    NotificationRule: make_rule,
+    EscalationPolicy: make_policy,
+    Notification: make_notification,
 }

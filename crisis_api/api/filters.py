@@ -17,7 +17,7 @@ class TenantModelChoiceFilter(django_filters.Filter):
     """`?owner=<id>` where the id must name an object of the request's organisation."""
 
     def __init__(self, model: type[models.Model], **kwargs: Any) -> None:
-        self.model = model
+        self.target_model = model  # not `model`: django-filter sets that to the FilterSet's
         super().__init__(**kwargs)
 
     def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
@@ -28,7 +28,11 @@ class TenantModelChoiceFilter(django_filters.Filter):
         if organisation is None:
             raise NotFound()
         try:
-            target = self.model._default_manager.filter(organisation=organisation).get(pk=value)
+            target = self.target_model._default_manager.filter(organisation=organisation).get(
+                pk=value
+            )
         except (ObjectDoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
-            raise NotFound(f"{self.field_name}: no such {self.model._meta.verbose_name}.") from exc
+            raise NotFound(
+                f"{self.field_name}: no such {self.target_model._meta.verbose_name}."
+            ) from exc
         return qs.filter(**{str(self.field_name): target.pk})

@@ -44,6 +44,7 @@ class V1Router(SimpleRouter):
 
 def build_router() -> V1Router:
     from incidents import views as incidents
+    from notifications import channel_views as channels
     from notifications import views as notifications
     from organisations import views as organisations
 
@@ -62,6 +63,14 @@ def build_router() -> V1Router:
     router.register_tenant(
         "webhook-deliveries", notifications.WebhookMessageViewSet, "webhook-deliveries"
     )
+    router.register_tenant("contact-methods", channels.ContactMethodViewSet, "contact-methods")
+    router.register_tenant(
+        "notification-rules", channels.NotificationRuleViewSet, "notification-rules"
+    )
+    router.register_tenant(
+        "escalation-policies", channels.EscalationPolicyViewSet, "escalation-policies"
+    )
+    router.register_tenant("notifications", channels.NotificationViewSet, "notifications")
     return router
 
 

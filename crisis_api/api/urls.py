@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crisis_api.api import root
 from crisis_api.api.router import router
+from notifications import channel_views
 from organisations import auth_views
 
 auth_patterns = [
@@ -28,6 +29,8 @@ auth_patterns = [
 
 urlpatterns = [
     path("", root.ApiRootView.as_view(), name="api-root"),
+    path("ack/<str:token>/", channel_views.acknowledge_link, name="notification-ack"),
+    path("hooks/twilio/status/", channel_views.twilio_status, name="twilio-status"),
     path("auth/", include(auth_patterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

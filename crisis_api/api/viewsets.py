@@ -20,6 +20,7 @@ from crisis_api.tenancy import activate_tenant_scope
 from organisations.events import Actor
 from organisations.models import ApiKey, Membership, Organisation
 
+PAGINATION_PARAMS = frozenset({"cursor", "limit"})
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 ORG_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 
@@ -133,6 +134,13 @@ class TenantViewSet(IdempotentDispatchMixin, viewsets.GenericViewSet):  # type: 
     def scope_queryset(self, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
         """Hook for select_related/prefetch and per-caller visibility rules."""
         return queryset
+
+    def filter_queryset(self, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+        """Run the filter backends only when the query string asks for a filter: building a
+        FilterSet (deep copies of every filter and a form) costs more than the page query."""
+        if not set(self.request.query_params) - PAGINATION_PARAMS:
+            return queryset
+        return super().filter_queryset(queryset)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())

@@ -95,6 +95,7 @@ def crisis_type_update(*, crisis_type: CrisisType, actor: Actor, **fields: Any) 
 @transaction.atomic
 def crisis_type_delete(*, crisis_type: CrisisType, actor: Actor) -> None:
     """Delete an unused crisis type; one used by incidents can only be deactivated (409)."""
+    pk = crisis_type.pk  # delete() sets it to None
     try:
         with transaction.atomic():
             crisis_type.delete()
@@ -104,7 +105,7 @@ def crisis_type_delete(*, crisis_type: CrisisType, actor: Actor) -> None:
         organisation=crisis_type.organisation,
         actor=actor,
         type="crisis_type.deleted",
-        subject=("crisis_type", str(crisis_type.pk)),
+        subject=("crisis_type", str(pk)),
         payload={"slug": crisis_type.slug},
     )
 
@@ -129,6 +130,7 @@ def severity_update(*, severity: Severity, actor: Actor, **fields: Any) -> Sever
 @transaction.atomic
 def severity_delete(*, severity: Severity, actor: Actor) -> None:
     """Delete an unused severity level (409 when incidents use it)."""
+    pk = severity.pk  # delete() sets it to None
     try:
         with transaction.atomic():
             severity.delete()
@@ -138,7 +140,7 @@ def severity_delete(*, severity: Severity, actor: Actor) -> None:
         organisation=severity.organisation,
         actor=actor,
         type="severity.deleted",
-        subject=("severity", str(severity.pk)),
+        subject=("severity", str(pk)),
         payload={"name": severity.name, "rank": severity.rank},
     )
 

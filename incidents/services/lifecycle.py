@@ -176,6 +176,9 @@ def incident_update(
     _check_version(incident, expected_version)
     if incident.status not in (*OPEN_STATUSES, S.RESOLVED):
         raise IncidentTransitionError(f"A {incident.status} incident can no longer be edited.")
+    new_type = fields.get("crisis_type")
+    if new_type is not None and new_type.pk != incident.crisis_type_id and not new_type.is_active:
+        raise DomainError("This crisis type is deactivated.")  # as when declaring
     changes: dict[str, Any] = {}
     for name, value in fields.items():
         old = getattr(incident, name)
@@ -216,8 +219,10 @@ def incident_change_severity(
     incident.severity = severity
     fields = ["severity"]
     if incident.status in DECLARED_STATUSES:
-        base = incident.last_public_update_at or incident.declared_at
-        assert base is not None
+        # From the latest start of the cadence: the last update, else the (re)declaration.
+        # A reopened incident's older updates must not make it overdue the moment it changes.
+        starts = (incident.last_public_update_at, incident.declared_at, incident.reopened_at)
+        base = max(start for start in starts if start is not None)
         _schedule_public_update(incident, base)
         fields.append("next_public_update_due_at")
     save_versioned(incident, fields, monotonic_now(incident))
@@ -248,6 +253,10 @@ def incident_transition(
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise DomainError(f"Unknown action {action!r}.")
+    if action == "merge" and target is not None and target.pk != incident.pk:
+        # Both rows get locked; always in the same order, so A→B and B→A at once cannot
+        # deadlock (one waits, then finds the other no longer open).
+        lock(min(incident, target, key=lambda i: str(i.pk)))
     incident = lock(incident)
     _check_version(incident, expected_version)
     if incident.status not in transition.sources:
@@ -322,6 +331,8 @@ def _merge_target(incident: Incident, target: Incident | None) -> Incident:
         raise DomainError("Name the incident to merge into.")
     if target.pk == incident.pk:
         raise ConflictError("An incident cannot be merged into itself.")
+    if target.organisation_id != incident.organisation_id:  # callers other than the API
+        raise DomainError("Merge into an incident of the same organisation.")
     target = lock(target)
     if target.status not in OPEN_STATUSES:
         raise ConflictError(f"{target.reference} is {target.status}; merge into an open incident.")

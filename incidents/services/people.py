@@ -51,6 +51,8 @@ def incident_role_assign(
             previous.unassigned_at = now
             previous.save(update_fields=("unassigned_at",))
             replaced = str(previous.user_id)
+            # Every assignment that ends says so, whether unassigned or replaced.
+            _record_unassigned(incident, actor, previous)
         incident.commander = user
         save_versioned(incident, ["commander"], now)
     try:
@@ -94,6 +96,11 @@ def incident_role_unassign(*, assignment: RoleAssignment, actor: Actor) -> RoleA
     if assignment.role == IncidentRole.COMMANDER:
         incident.commander = None
         save_versioned(incident, ["commander"], now)
+    _record_unassigned(incident, actor, assignment)
+    return assignment
+
+
+def _record_unassigned(incident: Incident, actor: Actor, assignment: RoleAssignment) -> None:
     record(
         incident,
         actor,
@@ -104,7 +111,6 @@ def incident_role_unassign(*, assignment: RoleAssignment, actor: Actor) -> RoleA
             "user": {"id": str(assignment.user_id)},
         },
     )
-    return assignment
 
 
 @transaction.atomic

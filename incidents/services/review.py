@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from crisis_api.api.errors import ConflictError, DomainError
 from incidents.models import Incident, Review, Task
-from incidents.services.common import record
+from incidents.services.common import lock, record
 from incidents.services.tasks import task_create
 from organisations.events import Actor
 from organisations.models import User
@@ -32,6 +32,7 @@ def review_update(*, incident: Incident, actor: Actor, **fields: Any) -> Review:
     unknown = set(fields) - set(REVIEW_FIELDS)
     if unknown:
         raise DomainError(f"Not part of a review: {', '.join(sorted(unknown))}.")
+    incident = lock(incident)  # its current status, held until we commit (e.g. against reopen)
     if incident.status not in REVIEWABLE:
         raise ConflictError(f"Review an incident once it is resolved; it is {incident.status}.")
     review = _review_for(incident)
@@ -51,6 +52,7 @@ def review_update(*, incident: Incident, actor: Actor, **fields: Any) -> Review:
 @transaction.atomic
 def review_complete(*, incident: Incident, actor: Actor) -> Review:
     """Mark the review complete (it needs a summary); the incident may then be closed."""
+    incident = lock(incident)
     if incident.status not in REVIEWABLE:
         raise ConflictError(f"Review an incident once it is resolved; it is {incident.status}.")
     review = _review_for(incident)
@@ -66,6 +68,7 @@ def review_complete(*, incident: Incident, actor: Actor) -> Review:
     return review
 
 
+@transaction.atomic
 def review_action_item_add(
     *,
     incident: Incident,
@@ -77,6 +80,7 @@ def review_action_item_add(
     priority: str = Task.Priority.MEDIUM,
 ) -> Task:
     """An action item from the review: a task with source `review`."""
+    incident = lock(incident)
     if incident.status not in REVIEWABLE:
         raise ConflictError(f"Review an incident once it is resolved; it is {incident.status}.")
     return task_create(

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from crisis_api.api.errors import ConflictError, DomainError
 from incidents.models import Incident, Task
-from incidents.services.common import record
+from incidents.services.common import lock, record
 from incidents.services.people import FINAL_STATUSES, _ensure_member
 from organisations.events import Actor
 from organisations.models import User
@@ -45,6 +45,7 @@ def task_create(
     source: str = Task.Source.MANUAL,
 ) -> Task:
     """Add a task to an incident that is not final; its owner must be a member."""
+    incident = lock(incident)  # not closed or cancelled between our check and our insert
     follow_up = source == Task.Source.REVIEW and incident.status == Incident.Status.CLOSED
     if incident.status in FINAL_STATUSES and not follow_up:
         raise ConflictError(f"Tasks cannot be added to a {incident.status} incident.")
@@ -96,6 +97,10 @@ def task_update(*, task: Task, actor: Actor, **fields: Any) -> Task:
     now = timezone.now()
     if "status" in changes:
         task.completed_at = now if task.status == Task.Status.DONE else None
+    if "due_at" in changes:
+        # A new due time is a new lapse, even one equal to a due time announced before
+        # (pushed out, then brought back).
+        task.overdue_notified_for = None
     task.updated_at = now
     task.save()
     incident = task.incident

@@ -38,7 +38,7 @@ class Operation:
         return self.path.replace("{org}", org).replace("{id}", str(pk))
 
     def tenant_fk_fields(self) -> dict[str, TenantRelatedField]:
-        """Tenant foreign keys the operation accepts in its body."""
+        """Tenant foreign keys the operation accepts in its body (alone or in a list)."""
         serializer = self.request_serializer
         if serializer is None:
             return {}
@@ -48,10 +48,18 @@ class Operation:
             return {}
         found: dict[str, TenantRelatedField] = {}
         for name, field in serializer.fields.items():
-            child = getattr(field, "child_relation", field)
+            child = getattr(field, "child_relation", None) or getattr(field, "child", None) or field
             if isinstance(child, TenantRelatedField):
                 found[name] = child
         return found
+
+    def fk_body_value(self, name: str, value: Any) -> Any:
+        """How a body names one object in this field: as is, or inside a list."""
+        serializer = self.request_serializer
+        if isinstance(serializer, type):
+            serializer = serializer()
+        field = serializer.fields[name]
+        return [value] if isinstance(field, serializers.ListField) else value
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"

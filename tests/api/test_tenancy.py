@@ -110,7 +110,8 @@ def test_foreign_keys_in_bodies_answer_404_for_another_tenants_object(
     for name, field in op.tenant_fk_fields().items():
         foreign = TENANT_OBJECT_MAKERS[field.model](other_org)
         target = make_object(op, org).pk if op.is_detail else None
-        response = call(owner, op, op.url(org.slug, target), {name: str(field.value_for(foreign))})
+        body = {name: op.fk_body_value(name, str(field.value_for(foreign)))}
+        response = call(owner, op, op.url(org.slug, target), body)
         assert_not_found_fk = response.status_code == 404
         assert assert_not_found_fk, f"{op} field {name}: {response.status_code}"
 

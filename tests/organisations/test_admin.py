@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from incidents.models import Review
 from organisations import services
 from organisations.admin import LIMIT_FIELDS
 from organisations.events import Actor
@@ -46,6 +47,7 @@ from tests.factories import (
     make_invitation,
     make_membership,
 )
+from tests.incidents_admin.test_admin import make_review
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -67,6 +69,7 @@ MAKERS: dict[type[Model], Callable[[Organisation], Model]] = {
     User: lambda organisation: new_user(),
     AuthToken: lambda organisation: services.auth_token_create(user=new_user())[0],
     Group: lambda organisation: Group.objects.create(name="support"),
+    Review: make_review,
 }
 
 

@@ -1,0 +1,214 @@
+"""Sending notifications: claim due ones (SKIP LOCKED, with a token), enforce the plan's caps
+on paid channels in the database, send through the channel adapters (HTTP in a thread pool,
+database on the calling thread), record one Delivery per attempt, retry transient failures on
+a schedule kept in the database, and take provider receipts (Twilio status callbacks)."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crisis_api.crypto import decrypt
+from notifications.channels import Message, PermanentError, Sent, TransientError, sender_for
+from notifications.models import (
+    PAID_CHANNELS,
+    ChannelUsage,
+    Delivery,
+    Escalation,
+    Notification,
+)
+from notifications.rendering import render
+from organisations.models import Organisation
+
+RETRY_SECONDS = (30, 120, 600, 1800, 3600)
+CLAIM_SECONDS = 120
+STOPPED = (Escalation.Status.ACKNOWLEDGED, Escalation.Status.CANCELLED)
+
+
+def usage_consume(*, organisation: Organisation, channel: str, now: datetime) -> bool:
+    """Take one message from this month's cap; False when it is used up. Safe under
+    concurrency: the increment is a conditional UPDATE, never read-then-write."""
+    cap = {"sms": organisation.sms_monthly_cap, "email": organisation.email_monthly_cap}[channel]
+    period = now.strftime("%Y-%m")
+    ChannelUsage.objects.get_or_create(organisation=organisation, channel=channel, period=period)
+    return bool(
+        ChannelUsage.objects.filter(
+            organisation=organisation, channel=channel, period=period, used__lt=cap
+        ).update(used=F("used") + 1)
+    )
+
+
+def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, list[Notification]]:
+    now = now or timezone.now()
+    token = uuid.uuid4()
+    with transaction.atomic():
+        ids = list(
+            Notification.all_tenants.select_for_update(skip_locked=True)
+            .filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Notification.all_tenants.filter(pk__in=ids).update(
+            status=Notification.Status.SENDING,
+            claim_token=token,
+            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+        )
+    claimed = list(
+        Notification.all_tenants.filter(pk__in=ids, claim_token=token).select_related(
+            "organisation", "event", "incident__severity", "contact_method", "escalation"
+        )
+    )
+    return token, claimed
+
+
+def requeue_stale(*, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    return Notification.all_tenants.filter(
+        status=Notification.Status.SENDING, claimed_until__lt=now
+    ).update(status=Notification.Status.PENDING, claim_token=None, next_attempt_at=now)
+
+
+@dataclass(frozen=True)
+class Result:
+    sent: Sent | None = None
+    transient: TransientError | None = None
+    permanent: str = ""
+    duration_ms: int = 0
+
+
+def _finish(notification: Notification, token: uuid.UUID, result: Result) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        row = (
+            Notification.all_tenants.select_for_update()
+            .filter(pk=notification.pk, claim_token=token, status=Notification.Status.SENDING)
+            .first()
+        )
+        if row is None:
+            return
+        row.attempts += 1
+        row.claim_token, row.claimed_until = None, None
+        if result.sent is not None:
+            status = Delivery.Status.DELIVERED if result.sent.delivered else Delivery.Status.SENT
+            row.status = (
+                Notification.Status.DELIVERED if result.sent.delivered else Notification.Status.SENT
+            )
+            row.provider_message_id, row.sent_at, row.error = result.sent.provider_id, now, ""
+            if result.sent.delivered:
+                row.delivered_at = now
+        elif result.transient is not None and row.attempts <= len(RETRY_SECONDS):
+            status = Delivery.Status.TRANSIENT_FAILURE
+            delay = timedelta(seconds=RETRY_SECONDS[row.attempts - 1] * random.uniform(0.9, 1.1))  # noqa: S311
+            if result.transient.retry_after:
+                delay = max(delay, min(result.transient.retry_after, timedelta(hours=1)))
+            row.status, row.next_attempt_at = Notification.Status.PENDING, now + delay
+            row.error = str(result.transient)[:500]
+        else:
+            status = Delivery.Status.PERMANENT_FAILURE
+            row.status = Notification.Status.FAILED
+            row.error = (result.permanent or str(result.transient))[:500]
+        row.save()
+        Delivery.all_tenants.create(
+            organisation_id=row.organisation_id,
+            notification=row,
+            number=row.attempts,
+            attempted_at=now,
+            status=status,
+            provider_message_id=result.sent.provider_id if result.sent else "",
+            error=row.error if result.sent is None else "",
+            duration_ms=result.duration_ms,
+        )
+
+
+def _skip(notification: Notification, token: uuid.UUID, status: str, reason: str) -> None:
+    Notification.all_tenants.filter(pk=notification.pk, claim_token=token).update(
+        status=status, error=reason, claim_token=None, claimed_until=None
+    )
+
+
+def deliver_due(*, limit: int = 200, concurrency: int = 16) -> int:
+    """Claim and send due notifications; returns how many were handled."""
+    token, claimed = claim_due(limit=limit)
+    now = timezone.now()
+    ready: list[tuple[Notification, str, Message]] = []
+    for notification in claimed:
+        escalation = notification.escalation
+        if escalation is not None and escalation.status in STOPPED:
+            _skip(notification, token, Notification.Status.SUPPRESSED, escalation.status)
+            continue
+        if notification.channel in PAID_CHANNELS and not usage_consume(
+            organisation=notification.organisation, channel=notification.channel, now=now
+        ):
+            _skip(notification, token, Notification.Status.FAILED, "plan cap reached this month")
+            continue
+        message = render(
+            event=notification.event,
+            incident=notification.incident,
+            notification_id=notification.pk,
+        )
+        ready.append(
+            (notification, decrypt(notification.contact_method.target_ciphertext), message)
+        )
+
+    def send(item: tuple[Notification, str, Message]) -> Result:
+        notification, target, message = item
+        started = time.monotonic()
+        try:
+            sent = sender_for(notification.channel).send(target, message)
+            return Result(sent=sent, duration_ms=_ms(started))
+        except TransientError as exc:
+            return Result(transient=exc, duration_ms=_ms(started))
+        except PermanentError as exc:
+            return Result(permanent=str(exc), duration_ms=_ms(started))
+
+    if ready:
+        with ThreadPoolExecutor(max_workers=min(concurrency, len(ready))) as pool:
+            results = list(pool.map(send, ready))
+        for (notification, _, _), result in zip(ready, results, strict=True):
+            _finish(notification, token, result)
+    return len(claimed)
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+TWILIO_FINAL = {"delivered": True, "undelivered": False, "failed": False}
+
+
+@transaction.atomic
+def provider_receipt(*, provider_message_id: str, status: str) -> bool:
+    """Apply a provider's delivery receipt (e.g. Twilio MessageStatus); True when it matched."""
+    if status not in TWILIO_FINAL or not provider_message_id:  # "" would match every e-mail
+        return False
+    notification = (
+        Notification.all_tenants.select_for_update()
+        .filter(provider_message_id=provider_message_id)
+        .first()
+    )
+    if notification is None:
+        return False
+    now = timezone.now()
+    delivered = TWILIO_FINAL[status]
+    notification.status = Notification.Status.DELIVERED if delivered else Notification.Status.FAILED
+    notification.delivered_at = now if delivered else None
+    notification.error = "" if delivered else f"provider reported {status}"
+    notification.save()
+    Delivery.all_tenants.create(
+        organisation_id=notification.organisation_id,
+        notification=notification,
+        number=notification.attempts,
+        attempted_at=now,
+        status=Delivery.Status.DELIVERED if delivered else Delivery.Status.PERMANENT_FAILURE,
+        provider_message_id=provider_message_id,
+        error=notification.error,
+    )
+    return True

@@ -1,0 +1,91 @@
+"""Notification text from templates, per event type, then shaped per channel (subject and body
+for e-mail and chat, a short line for SMS, facts for cards). Templates are Django templates
+rendered without autoescaping (the output is plain text; chat adapters escape as they need)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.template import Context, Engine
+
+from incidents.models import Incident
+from notifications.channels import Message
+from organisations.models import Event
+
+ACK_SALT = "notifications.ack"
+ENGINE = Engine(autoescape=False)
+
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "incident.declared": (
+        "{{ drill }}{{ ref }} {{ severity }}: {{ title }}",
+        "A {{ severity }} incident was declared ({{ payload.status }}): {{ title }}.",
+    ),
+    "incident.status_changed": (
+        "{{ drill }}{{ ref }} is {{ payload.to }}: {{ title }}",
+        "{{ ref }} moved from {{ payload.from }} to {{ payload.to }}."
+        "{% if payload.reason %} Reason: {{ payload.reason }}{% endif %}",
+    ),
+    "incident.severity_changed": (
+        "{{ drill }}{{ ref }} now {{ payload.to.name }}: {{ title }}",
+        "Severity changed from {{ payload.from.name }} to {{ payload.to.name }}.",
+    ),
+    "incident.role_assigned": (
+        "{{ drill }}{{ ref }}: you are {{ payload.role }}",
+        "You were made {{ payload.role }} of {{ ref }} — {{ title }}.",
+    ),
+    "incident.public_update_overdue": (
+        "{{ drill }}{{ ref }}: public update overdue",
+        "The next public update of {{ ref }} was due at {{ payload.due_at }}. Publish one now.",
+    ),
+    "task.overdue": (
+        "{{ drill }}{{ ref }}: task overdue — {{ payload.task.title }}",
+        "The task “{{ payload.task.title }}” was due at {{ payload.task.due_at }}.",
+    ),
+    "task.completed": (
+        "{{ drill }}{{ ref }}: task done — {{ payload.task.title }}",
+        "“{{ payload.task.title }}” is done.",
+    ),
+}
+SMS_LIMIT = 320
+
+
+def ack_link(notification_id: Any) -> str:
+    """A signed one-click link acknowledging this notification (no login needed)."""
+    token = signing.dumps({"n": str(notification_id)}, salt=ACK_SALT, compress=True)
+    return f"{settings.PUBLIC_BASE_URL}/api/v1/ack/{token}/"
+
+
+def read_ack_link(token: str, *, max_age_seconds: int = 7 * 24 * 3600) -> str:
+    """The notification id in a link; raises signing.BadSignature when forged or too old."""
+    data = signing.loads(token, salt=ACK_SALT, max_age=max_age_seconds)
+    return str(data["n"])
+
+
+def render(*, event: Event, incident: Incident | None, notification_id: Any) -> Message:
+    subject_t, text_t = TEMPLATES.get(event.type, ("{{ type }}", "{{ type }}"))
+    context = Context(
+        {
+            "type": event.type,
+            "payload": event.payload,
+            "ref": incident.reference if incident else "",
+            "title": incident.title if incident else "",
+            "severity": incident.severity.name if incident else "",
+            "drill": "[DRILL] " if incident and incident.is_drill else "",
+        }
+    )
+    subject = ENGINE.from_string(subject_t).render(context).strip()
+    text = ENGINE.from_string(text_t).render(context).strip()
+    link = ack_link(notification_id)
+    facts: list[tuple[str, str]] = []
+    if incident is not None:
+        facts = [
+            ("Incident", incident.reference),
+            ("Severity", incident.severity.name),
+            ("Status", incident.status),
+        ]
+    short = f"{subject} {link}"
+    if len(short) > SMS_LIMIT:
+        short = f"{subject[: SMS_LIMIT - len(link) - 2]}… {link}"
+    return Message(subject=subject, text=text, short=short, link=link, facts=facts)
