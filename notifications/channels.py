@@ -117,8 +117,8 @@ class EmailSender:
             raise PermanentError(f"e-mail rejected: {exc}") from exc
         if not sent:
             raise TransientError("the e-mail backend sent nothing")
-        status = getattr(email, "anymail_status", None)
-        return Sent(provider_id=str(getattr(status, "message_id", "") or ""))
+        message_id = getattr(getattr(email, "anymail_status", None), "message_id", None)
+        return Sent(provider_id="" if message_id is None else str(message_id))
 
 
 class TwilioSender:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
     script: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
+    delay_first: float = 0.0
 
     def answer(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
         self.script.append((status, headers or {}, body))
@@ -39,9 +41,12 @@ def receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length)
             rx: Receiver = state["receiver"]
+            first = not rx.received
             rx.received.append(
                 Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             )
+            if first and rx.delay_first:
+                time.sleep(rx.delay_first)
             status, headers, payload = rx.script.pop(0) if rx.script else (200, {}, b"ok")
             self.send_response(status)
             for name, value in headers.items():
