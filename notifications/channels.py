@@ -10,6 +10,7 @@ webhooks are tenant-supplied URLs, so they go through the SSRF-guarded session.
 from __future__ import annotations
 
 import smtplib
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -124,10 +125,9 @@ class EmailSender:
 class TwilioSender:
     """Twilio Programmable Messaging: POST /2010-04-01/Accounts/{sid}/Messages.json."""
 
-    base_url = "https://api.twilio.com/2010-04-01"
-
     def __init__(self, session: requests.Session | None = None) -> None:
         self.session = session or requests.Session()
+        self.base_url = settings.TWILIO_API_BASE_URL.rstrip("/")
 
     def send(self, target: str, message: Message) -> Sent:
         sid = settings.TWILIO_ACCOUNT_SID
@@ -182,7 +182,7 @@ class SlackSender:
             }
             blocks.append({"type": "actions", "elements": [button]})
         payload = {"text": _slack_escape(message.subject), "blocks": blocks}
-        _classify(_post(guarded_session(), target, "Slack", json=payload), "Slack")
+        _classify(_post(_session(), target, "Slack", json=payload), "Slack")
         return Sent()
 
 
@@ -219,7 +219,7 @@ class TeamsSender:
                 {"contentType": "application/vnd.microsoft.card.adaptive", "content": card}
             ],
         }
-        _classify(_post(guarded_session(), target, "Teams", json=payload), "Teams")
+        _classify(_post(_session(), target, "Teams", json=payload), "Teams")
         return Sent()
 
 
@@ -233,8 +233,20 @@ class WebhookSender:
             "facts": dict(message.facts),
             "acknowledge_url": message.link,
         }
-        _classify(_post(guarded_session(), target, "Webhook", json=payload), "Webhook")
+        _classify(_post(_session(), target, "Webhook", json=payload), "Webhook")
         return Sent()
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One guarded session per thread, so a batch reuses its connections to a host."""
+    policy = tuple(getattr(settings, "SSRF_ALLOWED_NETWORKS", []))
+    cached: tuple[tuple[str, ...], requests.Session] | None = getattr(_local, "session", None)
+    if cached is None or cached[0] != policy:  # the allow-list is part of the session
+        cached = _local.session = (policy, guarded_session())
+    return cached[1]
 
 
 def sender_for(channel: str) -> Sender:

@@ -5,9 +5,11 @@ a schedule kept in the database, and take provider receipts (Twilio status callb
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +30,7 @@ from notifications.models import (
 from notifications.rendering import render
 from organisations.models import Organisation
 
+logger = logging.getLogger(__name__)
 RETRY_SECONDS = (30, 120, 600, 1800, 3600)
 CLAIM_SECONDS = 120
 STOPPED = (Escalation.Status.ACKNOWLEDGED, Escalation.Status.CANCELLED)
@@ -134,9 +137,14 @@ def _skip(notification: Notification, token: uuid.UUID, status: str, reason: str
     )
 
 
-def deliver_due(*, limit: int = 200, concurrency: int = 16) -> int:
-    """Claim and send due notifications; returns how many were handled."""
+def deliver_due(
+    *, limit: int = 200, concurrency: int = 16, on_full_batch: Callable[[], object] | None = None
+) -> int:
+    """Claim and send due notifications; returns how many were handled. When the claim is a
+    full batch, `on_full_batch` runs first (the task uses it to start a sibling worker)."""
     token, claimed = claim_due(limit=limit)
+    if on_full_batch is not None and len(claimed) == limit:
+        _safely(on_full_batch)
     now = timezone.now()
     ready: list[tuple[Notification, str, Message]] = []
     for notification in claimed:
@@ -175,6 +183,13 @@ def deliver_due(*, limit: int = 200, concurrency: int = 16) -> int:
         for (notification, _, _), result in zip(ready, results, strict=True):
             _finish(notification, token, result)
     return len(claimed)
+
+
+def _safely(callback: Callable[[], object]) -> None:
+    try:
+        callback()
+    except Exception:  # the beat sweep picks the rest up
+        logger.warning("could not start a sibling delivery task", exc_info=True)
 
 
 def _ms(started: float) -> int:

@@ -4,6 +4,8 @@ from celery import shared_task
 
 from notifications import delivery, escalation, relay, webhooks
 
+DELIVERY_BATCH = 200
+
 
 @shared_task(name="notifications.relay", ignore_result=True)
 def outbox_relay_task() -> int:
@@ -13,14 +15,8 @@ def outbox_relay_task() -> int:
 
 @shared_task(name="webhooks.deliver", ignore_result=True)
 def webhook_deliver_task() -> int:
-    """Deliver due webhook messages until none is due (bounded per run)."""
-    delivered = 0
-    for _ in range(20):
-        batch = webhooks.deliver_due(limit=100)
-        delivered += batch
-        if batch < 100:
-            break
-    return delivered
+    """Deliver one batch of due webhook messages; a full batch first hands the rest on."""
+    return webhooks.deliver_due(limit=100, on_full_batch=lambda: webhook_deliver_task.delay())
 
 
 @shared_task(name="webhooks.requeue_stale", ignore_result=True)
@@ -31,14 +27,11 @@ def webhook_requeue_stale_task() -> int:
 
 @shared_task(name="notifications.deliver", ignore_result=True)
 def notification_deliver_task() -> int:
-    """Send due notifications until none is due (bounded per run)."""
-    handled = 0
-    for _ in range(50):
-        batch = delivery.deliver_due(limit=200)
-        handled += batch
-        if batch < 200:
-            break
-    return handled
+    """Send one batch of due notifications; a full batch first hands the rest to a sibling
+    task, so every worker process joins a large fan-out instead of one looping alone."""
+    return delivery.deliver_due(
+        limit=DELIVERY_BATCH, on_full_batch=lambda: notification_deliver_task.delay()
+    )
 
 
 @shared_task(name="notifications.escalate", ignore_result=True)

@@ -17,7 +17,7 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -506,14 +506,22 @@ def _tell_admins(endpoint: WebhookEndpoint, why: str) -> None:
         )
 
 
-def deliver_due(*, limit: int = 100, concurrency: int = 16) -> int:
+def deliver_due(
+    *, limit: int = 100, concurrency: int = 16, on_full_batch: Callable[[], object] | None = None
+) -> int:
     """Claim due messages and deliver them, `concurrency` HTTP requests in flight at most.
 
     The database work (claim, keys, outcomes) stays on this thread; only HTTP runs in the pool.
+    A full batch first runs `on_full_batch` (the task starts a sibling for the rest).
     """
     token, messages = claim_due(limit=limit)
     if not messages:
         return 0
+    if on_full_batch is not None and len(messages) == limit:
+        try:
+            on_full_batch()
+        except Exception:  # beat delivers the rest
+            logger.warning("could not start a sibling delivery task", exc_info=True)
     now = timezone.now()
     keys = signing_secrets({m.endpoint_id for m in messages}, now)
     session = guarded_session()
