@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 RETRY_SECONDS = (30, 120, 600, 1800, 3600)
 CLAIM_SECONDS = 120
 STOPPED = (Escalation.Status.ACKNOWLEDGED, Escalation.Status.CANCELLED)
+CAP_REACHED = "plan cap reached this month"
 
 
 def usage_consume(*, organisation: Organisation, channel: str, now: datetime) -> bool:
@@ -47,6 +49,49 @@ def usage_consume(*, organisation: Organisation, channel: str, now: datetime) ->
             organisation=organisation, channel=channel, period=period, used__lt=cap
         ).update(used=F("used") + 1)
     )
+
+
+def usage_consume_many(
+    *, organisation: Organisation, channel: str, wanted: int, now: datetime
+) -> int:
+    """Take up to `wanted` messages from this month's cap at once; returns how many were
+    granted. The usage row is locked, so concurrent batches never exceed the cap together."""
+    cap = {"sms": organisation.sms_monthly_cap, "email": organisation.email_monthly_cap}[channel]
+    period = now.strftime("%Y-%m")
+    with transaction.atomic():
+        ChannelUsage.objects.get_or_create(
+            organisation=organisation, channel=channel, period=period
+        )
+        usage = ChannelUsage.objects.select_for_update().get(
+            organisation=organisation, channel=channel, period=period
+        )
+        granted = max(0, min(wanted, cap - usage.used))
+        if granted:
+            usage.used += granted
+            usage.save(update_fields=("used",))
+    return granted
+
+
+def _grant_paid(claimed: list[Notification], now: datetime) -> dict[tuple[Any, str], int]:
+    """Cap grants for a batch: one locked read-modify-write per organisation and channel,
+    not per message. Notifications of acknowledged escalations are not counted."""
+    wanted: dict[tuple[Any, str], int] = {}
+    organisations: dict[Any, Organisation] = {}
+    for notification in claimed:
+        escalation = notification.escalation
+        if notification.channel not in PAID_CHANNELS or (
+            escalation is not None and escalation.status in STOPPED
+        ):
+            continue
+        key = (notification.organisation_id, notification.channel)
+        wanted[key] = wanted.get(key, 0) + 1
+        organisations[notification.organisation_id] = notification.organisation
+    return {
+        (org_id, channel): usage_consume_many(
+            organisation=organisations[org_id], channel=channel, wanted=count, now=now
+        )
+        for (org_id, channel), count in wanted.items()
+    }
 
 
 def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, list[Notification]]:
@@ -87,48 +132,70 @@ class Result:
     duration_ms: int = 0
 
 
-def _finish(notification: Notification, token: uuid.UUID, result: Result) -> None:
+FINISH_FIELDS = (
+    "attempts",
+    "claim_token",
+    "claimed_until",
+    "status",
+    "provider_message_id",
+    "sent_at",
+    "delivered_at",
+    "next_attempt_at",
+    "error",
+)
+
+
+def _apply(row: Notification, result: Result, now: datetime) -> Delivery:
+    """Move one claimed notification to its outcome; returns its Delivery row (unsaved)."""
+    row.attempts += 1
+    row.claim_token, row.claimed_until = None, None
+    if result.sent is not None:
+        status = Delivery.Status.DELIVERED if result.sent.delivered else Delivery.Status.SENT
+        row.status = (
+            Notification.Status.DELIVERED if result.sent.delivered else Notification.Status.SENT
+        )
+        row.provider_message_id, row.sent_at, row.error = result.sent.provider_id, now, ""
+        if result.sent.delivered:
+            row.delivered_at = now
+    elif result.transient is not None and row.attempts <= len(RETRY_SECONDS):
+        status = Delivery.Status.TRANSIENT_FAILURE
+        jitter = random.uniform(0.9, 1.1)  # noqa: S311 - spreading retries, not security
+        delay = timedelta(seconds=RETRY_SECONDS[row.attempts - 1] * jitter)
+        if result.transient.retry_after:
+            delay = max(delay, min(result.transient.retry_after, timedelta(hours=1)))
+        row.status, row.next_attempt_at = Notification.Status.PENDING, now + delay
+        row.error = str(result.transient)[:500]
+    else:
+        status = Delivery.Status.PERMANENT_FAILURE
+        row.status = Notification.Status.FAILED
+        row.error = (result.permanent or str(result.transient))[:500]
+    return Delivery(
+        organisation_id=row.organisation_id,
+        notification=row,
+        number=row.attempts,
+        attempted_at=now,
+        status=status,
+        provider_message_id=result.sent.provider_id if result.sent else "",
+        error=row.error if result.sent is None else "",
+        duration_ms=result.duration_ms,
+    )
+
+
+def _finish(results: list[tuple[Notification, Result]], token: uuid.UUID) -> None:
+    """Record a batch of outcomes in one transaction: rows still claimed by `token` are
+    updated together and their Delivery rows inserted together; rows whose claim was lost
+    (a stale worker) are left alone."""
     now = timezone.now()
+    by_id = {notification.pk: result for notification, result in results}
     with transaction.atomic():
-        row = (
-            Notification.all_tenants.select_for_update()
-            .filter(pk=notification.pk, claim_token=token, status=Notification.Status.SENDING)
-            .first()
-        )
-        if row is None:
-            return
-        row.attempts += 1
-        row.claim_token, row.claimed_until = None, None
-        if result.sent is not None:
-            status = Delivery.Status.DELIVERED if result.sent.delivered else Delivery.Status.SENT
-            row.status = (
-                Notification.Status.DELIVERED if result.sent.delivered else Notification.Status.SENT
+        rows = list(
+            Notification.all_tenants.select_for_update().filter(
+                pk__in=list(by_id), claim_token=token, status=Notification.Status.SENDING
             )
-            row.provider_message_id, row.sent_at, row.error = result.sent.provider_id, now, ""
-            if result.sent.delivered:
-                row.delivered_at = now
-        elif result.transient is not None and row.attempts <= len(RETRY_SECONDS):
-            status = Delivery.Status.TRANSIENT_FAILURE
-            delay = timedelta(seconds=RETRY_SECONDS[row.attempts - 1] * random.uniform(0.9, 1.1))  # noqa: S311
-            if result.transient.retry_after:
-                delay = max(delay, min(result.transient.retry_after, timedelta(hours=1)))
-            row.status, row.next_attempt_at = Notification.Status.PENDING, now + delay
-            row.error = str(result.transient)[:500]
-        else:
-            status = Delivery.Status.PERMANENT_FAILURE
-            row.status = Notification.Status.FAILED
-            row.error = (result.permanent or str(result.transient))[:500]
-        row.save()
-        Delivery.all_tenants.create(
-            organisation_id=row.organisation_id,
-            notification=row,
-            number=row.attempts,
-            attempted_at=now,
-            status=status,
-            provider_message_id=result.sent.provider_id if result.sent else "",
-            error=row.error if result.sent is None else "",
-            duration_ms=result.duration_ms,
         )
+        deliveries = [_apply(row, by_id[row.pk], now) for row in rows]
+        Notification.all_tenants.bulk_update(rows, FINISH_FIELDS)
+        Delivery.all_tenants.bulk_create(deliveries)
 
 
 def _skip(notification: Notification, token: uuid.UUID, status: str, reason: str) -> None:
@@ -147,16 +214,20 @@ def deliver_due(
         _safely(on_full_batch)
     now = timezone.now()
     ready: list[tuple[Notification, str, Message]] = []
+    grants = _grant_paid(claimed, now)
     for notification in claimed:
         escalation = notification.escalation
         if escalation is not None and escalation.status in STOPPED:
             _skip(notification, token, Notification.Status.SUPPRESSED, escalation.status)
             continue
-        if notification.channel in PAID_CHANNELS and not usage_consume(
-            organisation=notification.organisation, channel=notification.channel, now=now
-        ):
-            _skip(notification, token, Notification.Status.FAILED, "plan cap reached this month")
-            continue
+        if notification.channel in PAID_CHANNELS:
+            key = (notification.organisation_id, notification.channel)
+            if grants.get(key, 0) <= 0:
+                _skip(
+                    notification, token, Notification.Status.FAILED, "plan cap reached this month"
+                )
+                continue
+            grants[key] -= 1
         message = render(
             event=notification.event,
             incident=notification.incident,
@@ -180,8 +251,7 @@ def deliver_due(
     if ready:
         with ThreadPoolExecutor(max_workers=min(concurrency, len(ready))) as pool:
             results = list(pool.map(send, ready))
-        for (notification, _, _), result in zip(ready, results, strict=True):
-            _finish(notification, token, result)
+        _finish([(item[0], result) for item, result in zip(ready, results, strict=True)], token)
     return len(claimed)
 
 

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import re
+import smtplib
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,13 +19,13 @@ import pytest
 import responses
 import time_machine
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from crisis_api.crypto import encrypt
 from notifications import delivery, relay
-from notifications.channels import TransientError
 from notifications.escalation import escalation_advance_due, notification_acknowledge
 from notifications.models import (
     ChannelUsage,
@@ -313,26 +314,49 @@ def test_concurrent_senders_never_exceed_the_cap() -> None:
 # --- claims -------------------------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_a_stale_workers_result_is_ignored(org: Organisation) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_workers_result_is_ignored(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker A stalls mid-send past its claim; the claim is requeued and worker B sends. When
+    A finally returns (with a failure), its result must not touch B's outcome."""
     subscribe(org, "email", "ann@example.com")
     declare(org)
-    token, [claimed] = delivery.claim_due(limit=10)  # worker A claims … and stalls
-    assert deliver() == 0  # nobody else takes a claimed notification
-    later = timezone.now() + timedelta(seconds=delivery.CLAIM_SECONDS + 1)
-    with time_machine.travel(later):
-        assert delivery.requeue_stale() == 1
-        token_b, [again] = delivery.claim_due(limit=10)  # worker B takes over
-        assert token_b != token
-        # A wakes up and reports a failure: it no longer holds the claim, so nothing changes.
-        delivery._finish(claimed, token, delivery.Result(transient=TransientError("late")))
-        notification = the_notification()
-        assert (notification.status, notification.claim_token) == ("sending", token_b)
-        assert notification.attempts == 0
-        delivery._finish(again, token_b, delivery.Result(sent=delivery.Sent("id-b")))
-        delivery._finish(claimed, token, delivery.Result(sent=delivery.Sent("id-a")))
+    entered, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+    real_send = EmailBackend.send_messages
+
+    def send_messages(backend: Any, messages: Any) -> int:
+        calls.append("A" if not calls else "B")
+        if calls[-1] == "A":
+            entered.set()
+            release.wait(10)
+            raise smtplib.SMTPServerDisconnected("worker A's connection died")
+        return real_send(backend, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", send_messages)
+
+    def worker_a() -> None:
+        try:
+            deliver()
+        finally:
+            connection.close()
+
+    stalled = threading.Thread(target=worker_a)
+    stalled.start()
+    try:
+        assert entered.wait(10)
+        assert deliver() == 0  # claimed by A: nobody else takes it meanwhile
+        with time_machine.travel(timezone.now() + timedelta(seconds=delivery.CLAIM_SECONDS + 1)):
+            assert delivery.requeue_stale() == 1
+            assert deliver() == 1  # worker B
+    finally:
+        release.set()
+        stalled.join(10)
     notification = the_notification()
-    assert (notification.status, notification.provider_message_id) == ("sent", "id-b")
+    assert calls == ["A", "B"]
+    assert (notification.status, notification.attempts) == ("sent", 1)
+    assert notification.error == ""
     assert deliveries(notification) == [(1, "sent")]
 
 
