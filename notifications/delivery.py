@@ -184,7 +184,9 @@ def _apply(row: Notification, result: Result, now: datetime) -> Delivery:
 def _finish(results: list[tuple[Notification, Result]], token: uuid.UUID) -> None:
     """Record a batch of outcomes in one transaction: rows still claimed by `token` are
     updated together and their Delivery rows inserted together; rows whose claim was lost
-    (a stale worker) are left alone."""
+    (a stale worker) are left alone. The common case (sent, no provider id) is a single
+    UPDATE; only rows whose values differ (provider ids, retry times, errors) are written one
+    by one, through bulk_update."""
     now = timezone.now()
     by_id = {notification.pk: result for notification, result in results}
     with transaction.atomic():
@@ -194,7 +196,22 @@ def _finish(results: list[tuple[Notification, Result]], token: uuid.UUID) -> Non
             )
         )
         deliveries = [_apply(row, by_id[row.pk], now) for row in rows]
-        Notification.all_tenants.bulk_update(rows, FINISH_FIELDS)
+        plain = [
+            row.pk
+            for row in rows
+            if row.status == Notification.Status.SENT and not row.provider_message_id
+        ]
+        Notification.all_tenants.filter(pk__in=plain).update(
+            status=Notification.Status.SENT,
+            attempts=F("attempts") + 1,
+            claim_token=None,
+            claimed_until=None,
+            sent_at=now,
+            error="",
+        )
+        plain_ids = set(plain)
+        varied = [row for row in rows if row.pk not in plain_ids]
+        Notification.all_tenants.bulk_update(varied, FINISH_FIELDS)
         Delivery.all_tenants.bulk_create(deliveries)
 
 
