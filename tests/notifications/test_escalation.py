@@ -79,9 +79,7 @@ def declare(paging: Paging, **kwargs: Any) -> Incident:
 def paged() -> list[tuple[str, Any]]:
     """(step suffix "repeat:position", recipient id) of every escalation notification, in order."""
     rows = Notification.all_tenants.exclude(escalation=None).order_by("created_at", "step")
-    return [
-        (n.step.rsplit(":", 2)[1] + ":" + n.step.rsplit(":", 1)[1], n.recipient_id) for n in rows
-    ]
+    return [(":".join(n.step.split(":")[2:]), n.recipient_id) for n in rows]
 
 
 def escalation() -> Escalation:
