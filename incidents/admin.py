@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 
 from incidents import services
 from incidents.models import CrisisType, Incident, Note, Review, RoleAssignment, Severity, Task
+from incidents.services.common import TIMESTAMP_FIELDS
 from organisations.admin import ReadOnlyAdminMixin, _actor, _adopt
 
 if TYPE_CHECKING:
@@ -384,19 +385,7 @@ class IncidentAdmin(ReadOnlyAdminMixin, _IncidentAdminBase):
         "timeline",
         "review_link",
     )
-    lifecycle_fields = (
-        "created_by",
-        "created_at",
-        "declared_at",
-        "contained_at",
-        "resolved_at",
-        "closed_at",
-        "declined_at",
-        "merged_at",
-        "cancelled_at",
-        "reopened_at",
-        "updated_at",
-    )
+    lifecycle_fields = ("created_by", *TIMESTAMP_FIELDS)
     cadence_fields = (
         "last_public_update_at",
         "next_public_update_due_at",

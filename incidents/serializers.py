@@ -358,18 +358,9 @@ def task_output(task: Task) -> dict[str, Any]:
     }
 
 
-class TaskCreateInput(StrictInput):
-    incident = TenantRelatedField(Incident, limit=visible_incidents)
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    owner = MemberField(required=False, allow_null=True, default=None)
-    due_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    priority = serializers.ChoiceField(
-        choices=Task.Priority.choices, required=False, default=Task.Priority.MEDIUM
-    )
-
-
 class ActionItemInput(StrictInput):
+    """A task of a review (the incident is the one in the URL)."""
+
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     owner = MemberField(required=False, allow_null=True, default=None)
@@ -377,6 +368,12 @@ class ActionItemInput(StrictInput):
     priority = serializers.ChoiceField(
         choices=Task.Priority.choices, required=False, default=Task.Priority.MEDIUM
     )
+
+
+class TaskCreateInput(ActionItemInput):
+    """A task of any incident the caller can see."""
+
+    incident = TenantRelatedField(Incident, limit=visible_incidents)
 
 
 class TaskUpdateInput(StrictInput):
