@@ -117,11 +117,28 @@ def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, li
     return token, claimed
 
 
+MAX_LOST_CLAIMS = 5
+
+
 def requeue_stale(*, now: datetime | None = None) -> int:
+    """Notifications whose worker died mid-send go back to pending; one that has killed its
+    worker MAX_LOST_CLAIMS times fails for good instead (a poison message must not loop)."""
     now = now or timezone.now()
-    return Notification.all_tenants.filter(
+    stale = Notification.all_tenants.filter(
         status=Notification.Status.SENDING, claimed_until__lt=now
-    ).update(status=Notification.Status.PENDING, claim_token=None, next_attempt_at=now)
+    )
+    stale.filter(lost_claims__gte=MAX_LOST_CLAIMS - 1).update(
+        status=Notification.Status.FAILED,
+        claim_token=None,
+        lost_claims=F("lost_claims") + 1,
+        error="the delivering worker died repeatedly",
+    )
+    return stale.update(
+        status=Notification.Status.PENDING,
+        claim_token=None,
+        next_attempt_at=now,
+        lost_claims=F("lost_claims") + 1,
+    )
 
 
 @dataclass(frozen=True)

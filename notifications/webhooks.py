@@ -332,12 +332,25 @@ def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, li
     return token, messages
 
 
+MAX_LOST_CLAIMS = 5
+
+
 def requeue_stale(*, now: datetime | None = None) -> int:
-    """Messages whose worker died mid-send go back to pending (same webhook-id on retry)."""
+    """Messages whose worker died mid-send go back to pending (same webhook-id on retry); one
+    that has killed its worker MAX_LOST_CLAIMS times is failed instead of looping forever."""
     now = now or timezone.now()
-    return WebhookMessage.all_tenants.filter(
+    stale = WebhookMessage.all_tenants.filter(
         status=WebhookMessage.Status.SENDING, claimed_until__lt=now
-    ).update(status=WebhookMessage.Status.PENDING, claim_token=None, next_attempt_at=now)
+    )
+    stale.filter(lost_claims__gte=MAX_LOST_CLAIMS - 1).update(
+        status=WebhookMessage.Status.FAILED, claim_token=None, lost_claims=F("lost_claims") + 1
+    )
+    return stale.update(
+        status=WebhookMessage.Status.PENDING,
+        claim_token=None,
+        next_attempt_at=now,
+        lost_claims=F("lost_claims") + 1,
+    )
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,9 @@ class Notification(TenantModel):  # type: ignore[django-manager-missing]
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    lost_claims = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a worker died holding it; at the limit it fails for good."
+    )
     provider_message_id = models.CharField(max_length=128, blank=True)
     error = models.CharField(max_length=500, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

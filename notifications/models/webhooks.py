@@ -97,6 +97,9 @@ class WebhookMessage(TenantModel):  # type: ignore[django-manager-missing]
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    lost_claims = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a worker died holding it; at the limit it fails for good."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

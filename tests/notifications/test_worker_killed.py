@@ -81,3 +81,23 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert len(receiver.received) == 2
     assert ids == {message.webhook_id}  # the duplicate is deduplicable by the receiver
+
+
+@pytest.mark.django_db
+def test_a_message_that_keeps_killing_its_worker_is_failed_not_looped(org: Organisation) -> None:
+    from tests.factories import make_webhook_message
+
+    message = make_webhook_message(org)
+    WebhookMessage.all_tenants.filter(pk=message.pk).update(status="pending")
+    for round_number in range(1, webhooks.MAX_LOST_CLAIMS + 1):
+        token, claimed = webhooks.claim_due(limit=1)
+        assert [m.pk for m in claimed] == [message.pk]  # a worker takes it … and dies
+        later = timezone.now() + timedelta(seconds=webhooks.CLAIM_SECONDS + 1)
+        with time_machine.travel(later):
+            webhooks.requeue_stale()
+        message.refresh_from_db()
+        assert message.lost_claims == round_number
+        expected = "failed" if round_number == webhooks.MAX_LOST_CLAIMS else "pending"
+        assert message.status == expected
+        WebhookMessage.all_tenants.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+    assert webhooks.claim_due(limit=1)[1] == []
