@@ -20,6 +20,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from crisis_api.crypto import decrypt
+from incidents.models import Incident, RoleAssignment
+from incidents.selectors import SEE_RESTRICTED
 from notifications.channels import Message, PermanentError, Sent, TransientError, sender_for
 from notifications.models import (
     PAID_CHANNELS,
@@ -29,7 +31,7 @@ from notifications.models import (
     Notification,
 )
 from notifications.rendering import render
-from organisations.models import Organisation
+from organisations.models import Membership, Organisation
 
 logger = logging.getLogger(__name__)
 RETRY_SECONDS = (30, 120, 600, 1800, 3600)
@@ -92,6 +94,50 @@ def _grant_paid(claimed: list[Notification], now: datetime) -> dict[tuple[Any, s
         )
         for (org_id, channel), count in wanted.items()
     }
+
+
+NO_LONGER_ALLOWED = "the recipient left or may no longer see the incident"
+
+
+def _still_allowed(claimed: list[Notification]) -> set[Any]:
+    """Re-check at send time what planning checked earlier (a notification may wait for a
+    delay or quiet hours): the recipient is still a member, and may see a restricted incident.
+    Two queries per batch."""
+    if not claimed:
+        return set()
+    roles = {
+        (m.organisation_id, m.user_id): m.role
+        for m in Membership.all_tenants.filter(
+            organisation_id__in={n.organisation_id for n in claimed},
+            user_id__in={n.recipient_id for n in claimed},
+        )
+    }
+    restricted = {
+        n.incident.pk
+        for n in claimed
+        if n.incident is not None and n.incident.visibility == Incident.Visibility.RESTRICTED
+    }
+    assigned = set(
+        RoleAssignment.all_tenants.filter(
+            incident_id__in=restricted, unassigned_at__isnull=True
+        ).values_list("incident_id", "user_id")
+    )
+    allowed = set()
+    for n in claimed:
+        role = roles.get((n.organisation_id, n.recipient_id))
+        if role is None:
+            continue
+        incident = n.incident
+        if (
+            incident is not None
+            and incident.visibility == Incident.Visibility.RESTRICTED
+            and role not in SEE_RESTRICTED
+            and (incident.pk, n.recipient_id) not in assigned
+            and incident.created_by_id != n.recipient_id
+        ):
+            continue
+        allowed.add(n.pk)
+    return allowed
 
 
 def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, list[Notification]]:
@@ -248,6 +294,12 @@ def deliver_due(
         _safely(on_full_batch)
     now = timezone.now()
     ready: list[tuple[Notification, str, Message]] = []
+    allowed = _still_allowed(claimed)
+    claimed_now = [n for n in claimed if n.pk in allowed]
+    for notification in claimed:
+        if notification.pk not in allowed:
+            _skip(notification, token, Notification.Status.SUPPRESSED, NO_LONGER_ALLOWED)
+    claimed = claimed_now
     grants = _grant_paid(claimed, now)
     for notification in claimed:
         escalation = notification.escalation

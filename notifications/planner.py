@@ -166,12 +166,21 @@ def _start_escalations(events: list[Event], incidents: dict[str, Incident]) -> N
         organisation_id__in={e.organisation_id for e in starting}, is_active=True
     ).prefetch_related(Prefetch("crisis_types", queryset=CrisisType.all_tenants.all())):
         policies[policy.organisation_id].append(policy)
+    running = set(
+        Escalation.all_tenants.filter(
+            incident_id__in={_incident_id(e) for e in starting},
+            status=Escalation.Status.ACTIVE,
+        ).values_list("incident_id", "policy_id")
+    )
     runs = []
     for event in starting:
         incident = incidents[_incident_id(event) or ""]
         if incident.status not in DECLARED_STATUSES:  # policies page for declared incidents
             continue
         for policy in policies.get(event.organisation_id, ()):
+            if (incident.pk, policy.pk) in running:  # already paging: a second run would
+                continue  # page everyone twice (e.g. severity raised mid-escalation)
+            running.add((incident.pk, policy.pk))
             types = {t.pk for t in policy.crisis_types.all()}
             if types and incident.crisis_type_id not in types:
                 continue

@@ -4,11 +4,12 @@ rendered without autoescaping (the output is plain text; chat adapters escape as
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.template import Context, Engine
+from django.template import Context, Engine, Template
 
 from incidents.models import Incident
 from notifications.channels import Message
@@ -63,6 +64,12 @@ def read_ack_link(token: str, *, max_age_seconds: int = 7 * 24 * 3600) -> str:
     return str(data["n"])
 
 
+@cache
+def _compiled(source: str) -> Template:
+    """Templates are compiled once per process, not once per notification."""
+    return ENGINE.from_string(source)
+
+
 def render(*, event: Event, incident: Incident | None, notification_id: Any) -> Message:
     subject_t, text_t = TEMPLATES.get(event.type, ("{{ type }}", "{{ type }}"))
     context = Context(
@@ -75,8 +82,8 @@ def render(*, event: Event, incident: Incident | None, notification_id: Any) -> 
             "drill": "[DRILL] " if incident and incident.is_drill else "",
         }
     )
-    subject = ENGINE.from_string(subject_t).render(context).strip()
-    text = ENGINE.from_string(text_t).render(context).strip()
+    subject = _compiled(subject_t).render(context).strip()
+    text = _compiled(text_t).render(context).strip()
     link = ack_link(notification_id)
     facts: list[tuple[str, str]] = []
     if incident is not None:
