@@ -10,3 +10,9 @@ class NotificationsConfig(AppConfig):
         from organisations.events import event_subscribe
 
         event_subscribe("*", schedule_relay)
+
+        from anymail.signals import tracking
+
+        from notifications.receipts import anymail_receipt
+
+        tracking.connect(anymail_receipt, dispatch_uid="notifications.anymail_receipt")

@@ -76,13 +76,16 @@ def usage_consume_many(
 
 def _grant_paid(claimed: list[Notification], now: datetime) -> dict[tuple[Any, str], int]:
     """Cap grants for a batch: one locked read-modify-write per organisation and channel,
-    not per message. Notifications of acknowledged escalations are not counted."""
+    not per message. A message is charged once, on its first attempt (retries are free), and
+    notifications of acknowledged escalations are not counted."""
     wanted: dict[tuple[Any, str], int] = {}
     organisations: dict[Any, Organisation] = {}
     for notification in claimed:
         escalation = notification.escalation
-        if notification.channel not in PAID_CHANNELS or (
-            escalation is not None and escalation.status in STOPPED
+        if (
+            notification.channel not in PAID_CHANNELS
+            or notification.attempts > 0
+            or (escalation is not None and escalation.status in STOPPED)
         ):
             continue
         key = (notification.organisation_id, notification.channel)
@@ -306,7 +309,7 @@ def deliver_due(
         if escalation is not None and escalation.status in STOPPED:
             _skip(notification, token, Notification.Status.SUPPRESSED, escalation.status)
             continue
-        if notification.channel in PAID_CHANNELS:
+        if notification.channel in PAID_CHANNELS and notification.attempts == 0:
             key = (notification.organisation_id, notification.channel)
             if grants.get(key, 0) <= 0:
                 _skip(
@@ -352,13 +355,21 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-TWILIO_FINAL = {"delivered": True, "undelivered": False, "failed": False}
+# Final receipt statuses: Twilio's MessageStatus and django-anymail's tracking event types.
+RECEIPT_FINAL = {
+    "delivered": True,
+    "undelivered": False,
+    "failed": False,
+    "bounced": False,
+    "rejected": False,
+}
 
 
 @transaction.atomic
 def provider_receipt(*, provider_message_id: str, status: str) -> bool:
-    """Apply a provider's delivery receipt (e.g. Twilio MessageStatus); True when it matched."""
-    if status not in TWILIO_FINAL or not provider_message_id:  # "" would match every e-mail
+    """Apply a provider's delivery receipt (Twilio MessageStatus, an e-mail provider's tracking
+    event through django-anymail); True when it matched a notification."""
+    if status not in RECEIPT_FINAL or not provider_message_id:  # "" would match every e-mail
         return False
     notification = (
         Notification.all_tenants.select_for_update()
@@ -368,7 +379,7 @@ def provider_receipt(*, provider_message_id: str, status: str) -> bool:
     if notification is None:
         return False
     now = timezone.now()
-    delivered = TWILIO_FINAL[status]
+    delivered = RECEIPT_FINAL[status]
     notification.status = Notification.Status.DELIVERED if delivered else Notification.Status.FAILED
     notification.delivered_at = now if delivered else None
     notification.error = "" if delivered else f"provider reported {status}"

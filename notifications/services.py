@@ -30,6 +30,7 @@ from organisations.events import Actor, event_record, subject_of
 from organisations.models import Organisation, User
 
 CODE_TTL_MINUTES = 30
+RESEND_COOLDOWN_SECONDS = 60
 MAX_VERIFY_ATTEMPTS = 5
 E164 = RegexValidator(r"^\+[1-9]\d{6,14}$", "Use the international format, e.g. +48600100200.")
 
@@ -117,11 +118,15 @@ def contact_method_create(
 
 @transaction.atomic
 def contact_method_resend_code(*, method: ContactMethod, actor: Actor) -> None:
-    """Send a fresh code (the previous one stops working)."""
+    """Send a fresh code (the previous one stops working), at most once a minute, so the
+    endpoint cannot be used to flood someone's phone, inbox or chat."""
     from crisis_api.crypto import decrypt
 
     if method.verified_at is not None:
         raise ConflictError("This contact method is verified already.")
+    sent = method.verification_sent_at
+    if sent is not None and (timezone.now() - sent).total_seconds() < RESEND_COOLDOWN_SECONDS:
+        raise ConflictError("A code was sent less than a minute ago; wait before asking again.")
     _send_code(method, decrypt(method.target_ciphertext))
 
 

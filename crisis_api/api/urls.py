@@ -1,5 +1,6 @@
 """`/api/v1/`: the router's endpoints, auth, the OpenAPI schema and its interactive docs."""
 
+from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -36,3 +37,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *router.urls,
 ]
+
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    # E-mail provider tracking webhooks, only when they can be authenticated (basic auth).
+    urlpatterns.append(path("hooks/anymail/", include("anymail.urls")))
