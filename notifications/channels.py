@@ -59,7 +59,8 @@ class Sender(Protocol):
     def send(self, target: str, message: Message) -> Sent: ...
 
 
-def _retry_after(response: requests.Response) -> timedelta | None:
+def retry_after(response: requests.Response) -> timedelta | None:
+    """The Retry-After header (seconds or an HTTP date) as a delay; None when absent/invalid."""
     raw = response.headers.get("Retry-After", "").strip()
     if not raw:
         return None
@@ -78,7 +79,7 @@ def _classify(response: requests.Response, provider: str) -> None:
         return
     detail = f"{provider} answered {code}: {response.text[:200]}"
     if code == 429 or code >= 500:
-        raise TransientError(detail, _retry_after(response))
+        raise TransientError(detail, retry_after(response))
     raise PermanentError(detail)
 
 

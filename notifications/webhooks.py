@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +35,7 @@ from standardwebhooks.webhooks import Webhook
 from crisis_api.api.errors import ConflictError, DomainError
 from crisis_api.crypto import decrypt, encrypt
 from crisis_api.net import UnsafeURLError, check_url, guarded_session
+from notifications.channels import retry_after
 from notifications.models import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
 from organisations.events import Actor, event_record, subject_of
 from organisations.models import Membership, Organisation, Role
@@ -366,21 +366,6 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _retry_after(response: requests.Response) -> timedelta | None:
-    raw = response.headers.get("Retry-After")
-    if not raw:
-        return None
-    try:
-        seconds = (
-            float(raw)
-            if raw.strip().isdigit()
-            else (parsedate_to_datetime(raw) - timezone.now()).total_seconds()
-        )
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return min(timedelta(seconds=max(seconds, 0)), MAX_RETRY_AFTER)
-
-
 def post(
     session: requests.Session, message: WebhookMessage, keys: list[str], now: datetime
 ) -> Outcome:
@@ -410,8 +395,9 @@ def post(
     except requests.RequestException as exc:
         return Outcome(None, "", f"{type(exc).__name__}: {exc}"[:500], _ms(started))
     excerpt = response.text[:EXCERPT_CHARS] if response.content else ""
-    retry_after = _retry_after(response) if response.status_code in (429, 503) else None
-    return Outcome(response.status_code, excerpt, "", _ms(started), retry_after)
+    asked = retry_after(response) if response.status_code in (429, 503) else None
+    capped = min(asked, MAX_RETRY_AFTER) if asked is not None else None
+    return Outcome(response.status_code, excerpt, "", _ms(started), capped)
 
 
 def _ms(started: float) -> int:

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from organisations.models import ApiKey, Event, Organisation
 from organisations.secrets import hash_secret
 from tests.conftest import api_key_of, client_for_key, membership_of
+from tests.problems import assert_problem
 
 KEYS = "/api/v1/orgs/xyz/api-keys/"
 EVENTS = "/api/v1/orgs/xyz/events/"
@@ -22,17 +23,6 @@ MEMBERS = "/api/v1/orgs/xyz/members/"
 ALL_SCOPES = ["events:read", "members:read", "organisation:read"]
 
 KeyClient = Callable[[Organisation, list[str]], APIClient]
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "instance", "code"} <= set(body)
-    assert body["status"] == status
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def create_key(client: APIClient, **fields: Any) -> Response:

@@ -26,6 +26,7 @@ from organisations.models import AuthToken, Organisation, Role, User
 from organisations.secrets import hash_secret
 from tests.conftest import client_for
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
+from tests.problems import assert_problem
 
 LOGIN = "/api/v1/auth/login/"
 LOGOUT = "/api/v1/auth/logout/"
@@ -83,17 +84,6 @@ def bearer(secret: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return client
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "instance", "code"} <= set(body)
-    assert body["status"] == status
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 # --- Browser sessions ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from crisis_api.celery import app as celery_app
 from organisations.models import Event, Invitation, Membership, Organisation, Role, User
 from tests.conftest import client_for, membership_of
 from tests.factories import PASSWORD, UserFactory
+from tests.problems import assert_problem
 
 INVITATIONS = "/api/v1/orgs/xyz/invitations/"
 ACCEPT = "/api/v1/auth/invitations/accept/"
@@ -71,17 +72,6 @@ def token_in(message: EmailMessage) -> str:
 def accept(token: str, client: APIClient | None = None, **fields: Any) -> Response:
     body = {"token": token, **fields}
     return (client or APIClient()).post(ACCEPT, body, format="json")  # type: ignore[no-any-return]
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "instance", "code"} <= set(body)
-    assert body["status"] == status
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def event_types(organisation: Organisation) -> list[str]:

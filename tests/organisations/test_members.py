@@ -4,28 +4,17 @@ keeps an owner; role changes and removals are recorded in the event log."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from organisations.models import Event, Membership, Organisation, Role
 from tests.conftest import membership_of
+from tests.problems import assert_problem
 
 MEMBERS = "/api/v1/orgs/xyz/members/"
 
 MemberClient = Callable[..., APIClient]
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail", "instance", "code"} <= set(body)
-    assert body["status"] == status
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 def set_role(client: APIClient, member: APIClient, role: str) -> Response:
