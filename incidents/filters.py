@@ -15,24 +15,11 @@ from organisations.models import Membership
 class MemberFilter(TenantModelChoiceFilter):
     """`?owner=<user id>`: a user who must be a member of the organisation."""
 
+    lookup = "user_id"
+    noun = "member"
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(Membership, **kwargs)
-
-    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
-        if value in (None, ""):
-            return qs
-        request = getattr(getattr(self, "parent", None), "request", None)
-        organisation = getattr(request, "tenant_organisation", None)
-        from django.core.exceptions import ValidationError
-        from rest_framework.exceptions import NotFound
-
-        try:  # a malformed id fails while the lookup is built, not when it runs
-            member = Membership.all_tenants.filter(organisation=organisation, user_id=value)
-            if not member.exists():
-                raise NotFound(f"{self.field_name}: no such member.")
-        except (ValidationError, ValueError) as exc:
-            raise NotFound(f"{self.field_name}: no such member.") from exc
-        return qs.filter(**{f"{self.field_name}_id": value})
 
 
 class VisibleIncidentFilter(TenantModelChoiceFilter):
@@ -42,26 +29,14 @@ class VisibleIncidentFilter(TenantModelChoiceFilter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(Incident, **kwargs)
 
-    def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
-        if value in (None, ""):
-            return qs
-        request = getattr(getattr(self, "parent", None), "request", None)
+    def candidates(self, request: Any, organisation: Any) -> QuerySet[Any]:
         view = (getattr(request, "parser_context", None) or {}).get("view")
         membership = getattr(view, "membership", None)
-        visible = incident_visible(
-            Incident.all_tenants.filter(organisation=getattr(request, "tenant_organisation", None)),
+        return incident_visible(
+            super().candidates(request, organisation),
             user=membership.user if membership else None,
             role=membership.role if membership else None,
         )
-        from django.core.exceptions import ValidationError
-        from rest_framework.exceptions import NotFound
-
-        try:
-            if not visible.filter(pk=value).exists():
-                raise NotFound(f"{self.field_name}: no such incident.")
-        except (ValidationError, ValueError) as exc:
-            raise NotFound(f"{self.field_name}: no such incident.") from exc
-        return qs.filter(**{f"{self.field_name}_id": value})
 
 
 class IncidentFilter(django_filters.FilterSet):

@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -384,15 +384,11 @@ class IncidentViewSet(mixins.ListModelMixin, TenantViewSet):
         data.is_valid(raise_exception=True)
         assignment = data.validated_data["assignment"]
         if assignment.incident_id != incident.pk:
-            from rest_framework.exceptions import NotFound
-
             raise NotFound("assignment: no such role assignment on this incident.")
         assignment = services.incident_role_unassign(assignment=assignment, actor=self.actor)
         return Response(assignment_output(assignment))
 
-    def _review_response(self, incident: Incident, review: Review | None) -> Response:
-        if review is None:
-            return Response({"detail": "No review yet."}, status=status.HTTP_404_NOT_FOUND)
+    def _review_response(self, incident: Incident, review: Review) -> Response:
         items = Task.all_tenants.filter(incident=incident, source=Task.Source.REVIEW)
         items = items.select_related("incident", "owner")
         context = {"action_items": list(items)}
@@ -405,8 +401,6 @@ class IncidentViewSet(mixins.ListModelMixin, TenantViewSet):
         incident = self.get_object()
         review = Review.all_tenants.filter(incident=incident).select_related("incident").first()
         if review is None:
-            from rest_framework.exceptions import NotFound
-
             raise NotFound("This incident has no review yet.")
         return self._review_response(incident, review)
 

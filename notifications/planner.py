@@ -5,7 +5,7 @@ started for declared incidents. A constant number of queries per batch of events
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -199,4 +199,4 @@ def _start_escalations(events: list[Event], incidents: dict[str, Incident]) -> N
     Escalation.all_tenants.bulk_create(runs, ignore_conflicts=True)
 
 
-__all__ = ["NOTIFIABLE", "plan_notifications", "quiet_until", "time"]
+__all__ = ["NOTIFIABLE", "plan_notifications", "quiet_until"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from crisis_api.api.serializers import StrictInput, TenantRelatedField
+from crisis_api.api.serializers import StrictInput
 from notifications.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from notifications.webhooks import WEBHOOK_EVENT_TYPES
 
@@ -109,7 +109,3 @@ class WebhookMessageDetailOutput(WebhookMessageOutput):
         """Every attempt, oldest first."""
         attempts: list[WebhookAttempt] = list(message.log.all())
         return [AttemptOutput(a).data for a in attempts]
-
-
-class EndpointFilterInput(StrictInput):
-    endpoint = TenantRelatedField(WebhookEndpoint)

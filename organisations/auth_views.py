@@ -17,7 +17,6 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import (
     AuthenticationFailed,
-    PermissionDenied,
     Throttled,
     ValidationError,
 )
@@ -30,7 +29,7 @@ from rest_framework.views import APIView
 from crisis_api.api.serializers import StrictInput
 from crisis_api.api.throttling import CredentialRateThrottle, LoginRateThrottle
 from organisations import lockout, services
-from organisations.authentication import BearerAuthentication
+from organisations.authentication import BearerAuthentication, SessionAuthentication
 from organisations.models import AuthToken, Membership, Role, User
 from organisations.serializers import UserOutput
 
@@ -130,16 +129,9 @@ class LoginView(AuthView):
         responses=MeOutput,
     )
     def post(self, request: Request) -> Response:
-        from rest_framework.authentication import CSRFCheck
-
-        def _noop(_: Any) -> Any:
-            return None
-
-        # DRF's CSRFCheck returns the reason as a string (not a response). A CSRF failure is a
-        # 403, as from DRF's session authentication and our CSRF_FAILURE_VIEW, not a 401.
-        reason = CSRFCheck(_noop).process_view(request._request, None, (), {})  # type: ignore[arg-type]
-        if reason:
-            raise PermissionDenied(f"CSRF failed: {reason}", code="csrf_failed")
+        # The same check (and 403 csrf_failed) as every session request: log-in CSRF matters
+        # although the caller is not authenticated yet.
+        SessionAuthentication().enforce_csrf(request)
         data = CredentialsInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = _check_credentials(request, **data.validated_data)

@@ -14,11 +14,20 @@ from rest_framework.exceptions import NotFound
 
 
 class TenantModelChoiceFilter(django_filters.Filter):
-    """`?owner=<id>` where the id must name an object of the request's organisation."""
+    """`?owner=<id>` where the id must name an object of the request's organisation.
+
+    Subclasses narrow `candidates` (e.g. to incidents the caller may see) or look the value
+    up by another column (`lookup`, e.g. a member by user id)."""
+
+    lookup = "pk"
+    noun = ""
 
     def __init__(self, model: type[models.Model], **kwargs: Any) -> None:
         self.target_model = model  # not `model`: django-filter sets that to the FilterSet's
         super().__init__(**kwargs)
+
+    def candidates(self, request: Any, organisation: Any) -> QuerySet[Any]:
+        return self.target_model._default_manager.filter(organisation=organisation)
 
     def filter(self, qs: QuerySet[Any], value: Any) -> QuerySet[Any]:
         if value in (None, ""):
@@ -28,11 +37,8 @@ class TenantModelChoiceFilter(django_filters.Filter):
         if organisation is None:
             raise NotFound()
         try:
-            target = self.target_model._default_manager.filter(organisation=organisation).get(
-                pk=value
-            )
+            target = self.candidates(request, organisation).get(**{self.lookup: value})
         except (ObjectDoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
-            raise NotFound(
-                f"{self.field_name}: no such {self.target_model._meta.verbose_name}."
-            ) from exc
-        return qs.filter(**{str(self.field_name): target.pk})
+            noun = self.noun or self.target_model._meta.verbose_name
+            raise NotFound(f"{self.field_name}: no such {noun}.") from exc
+        return qs.filter(**{str(self.field_name): getattr(target, self.lookup)})

@@ -8,7 +8,6 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import build_parameter_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
@@ -123,5 +122,4 @@ __all__ = [
     "BearerScheme",
     "SessionScheme",
     "add_problem_responses",
-    "build_parameter_type",
 ]
