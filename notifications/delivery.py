@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from crisis_api.bulk import insert_columns
@@ -29,6 +29,7 @@ from notifications.channels import Message, PermanentError, Sent, TransientError
 from notifications.models import (
     PAID_CHANNELS,
     ChannelUsage,
+    ContactMethod,
     Delivery,
     Escalation,
     Notification,
@@ -112,11 +113,11 @@ def _still_allowed(claimed: list[Notification]) -> set[Any]:
     if not claimed:
         return set()
     roles = {
-        (m.organisation_id, m.user_id): m.role
-        for m in Membership.all_tenants.filter(
+        (org_id, user_id): role
+        for org_id, user_id, role in Membership.all_tenants.filter(
             organisation_id__in={n.organisation_id for n in claimed},
             user_id__in={n.recipient_id for n in claimed},
-        )
+        ).values_list("organisation_id", "user_id", "role")
     }
     restricted = {
         n.incident.pk
@@ -146,6 +147,19 @@ def _still_allowed(claimed: list[Notification]) -> set[Any]:
     return allowed
 
 
+# What sending needs of a claimed row; the rest (timestamps, errors) is not loaded.
+CLAIMED_FIELDS = (
+    "organisation",
+    "event",
+    "recipient",
+    "contact_method",
+    "channel",
+    "incident",
+    "escalation",
+    "attempts",
+)
+
+
 def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, list[Notification]]:
     now = now or timezone.now()
     token = uuid.uuid4()
@@ -164,8 +178,14 @@ def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, li
     # Prefetched, not joined: a batch usually shares one event, incident and organisation, so
     # each is loaded (and its JSON parsed) once per batch instead of once per row.
     claimed = list(
-        Notification.all_tenants.filter(pk__in=ids, claim_token=token).prefetch_related(
-            "organisation", "event", "incident__severity", "contact_method", "escalation"
+        Notification.all_tenants.filter(pk__in=ids, claim_token=token)
+        .only(*CLAIMED_FIELDS)
+        .prefetch_related(
+            "organisation",
+            "event",
+            "incident__severity",
+            Prefetch("contact_method", ContactMethod.all_tenants.only("target_ciphertext")),
+            "escalation",
         )
     )
     return token, claimed
