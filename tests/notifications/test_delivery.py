@@ -470,6 +470,13 @@ def test_an_invalid_signature_is_refused(sent_sms: Notification) -> None:
     }
     for why, signature in forged.items():
         assert post_callback(params, signature).status_code == 403, why
+    genuine = twilio_signature(STATUS_CALLBACK, params)
+    for tampered in (
+        {**params, "MessageStatus": "failed"},
+        {**params, "MessageSid": "SM" + "f" * 32},
+        {**params, "ErrorCode": "30003"},
+    ):
+        assert post_callback(tampered, genuine).status_code == 403, tampered
     sent_sms.refresh_from_db()
     assert sent_sms.status == "sent"
     assert Client().get(CALLBACK_PATH).status_code == 405
