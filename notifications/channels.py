@@ -138,7 +138,7 @@ class TwilioSender:
     """Twilio Programmable Messaging: POST /2010-04-01/Accounts/{sid}/Messages.json."""
 
     def __init__(self, session: requests.Session | None = None) -> None:
-        self.session = session or requests.Session()
+        self.session = session or _twilio_session()
         self.base_url = settings.TWILIO_API_BASE_URL.rstrip("/")
 
     def send(self, target: str, message: Message) -> Sent:
@@ -308,12 +308,23 @@ def _drop_mail_connection() -> None:
             kept.connection.close()
 
 
+def _twilio_session() -> requests.Session:
+    """One plain session per thread for Twilio's API (an operator-set URL, not a tenant's)."""
+    session: requests.Session | None = getattr(_local, "twilio", None)
+    if session is None:
+        session = _local.twilio = requests.Session()
+    return session
+
+
+SENDERS: dict[str, type[EmailSender | TwilioSender | SlackSender | TeamsSender | WebhookSender]] = {
+    "email": EmailSender,
+    "sms": TwilioSender,
+    "slack": SlackSender,
+    "teams": TeamsSender,
+    "webhook": WebhookSender,
+}
+
+
 def sender_for(channel: str) -> Sender:
-    senders: dict[str, Sender] = {
-        "email": EmailSender(),
-        "sms": TwilioSender(),
-        "slack": SlackSender(),
-        "teams": TeamsSender(),
-        "webhook": WebhookSender(),
-    }
-    return senders[channel]
+    """The adapter of one channel (built per call: it holds no state of its own)."""
+    return SENDERS[channel]()
