@@ -61,10 +61,9 @@ def _channels(settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
-def subscribe(org: Organisation, kind: str, target: str, role: str = Role.RESPONDER) -> User:
-    """A member with one verified method of `kind` and a rule for every event through it."""
-    user = make_membership(org, role).user
-    method = ContactMethod.all_tenants.create(
+def verified_method(org: Organisation, user: User, kind: str, target: str) -> ContactMethod:
+    """A contact method of `user`, verified, with `target` encrypted as the product stores it."""
+    return ContactMethod.all_tenants.create(
         organisation=org,
         user=user,
         kind=kind,
@@ -73,6 +72,12 @@ def subscribe(org: Organisation, kind: str, target: str, role: str = Role.RESPON
         target_digest=hashlib.sha256(target.encode()).hexdigest(),
         verified_at=timezone.now(),
     )
+
+
+def subscribe(org: Organisation, kind: str, target: str, role: str = Role.RESPONDER) -> User:
+    """A member with one verified method of `kind` and a rule for every event through it."""
+    user = make_membership(org, role).user
+    method = verified_method(org, user, kind, target)
     NotificationRule.all_tenants.create(
         organisation=org, user=user, contact_methods=[str(method.pk)]
     )

@@ -3,7 +3,6 @@ sent first, constant queries per delivery batch, one kept e-mail connection per 
 
 from __future__ import annotations
 
-import hashlib
 import smtplib
 import uuid
 from collections.abc import Iterator
@@ -17,12 +16,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crisis_api.bulk import insert_columns
-from crisis_api.crypto import encrypt
 from notifications import channels, delivery, relay
 from notifications.channels import EmailSender, Message, TransientError
 from notifications.models import ContactMethod, Delivery, Notification, NotificationRule
 from organisations.models import Event, Organisation, Role, User
 from tests.factories import make_incident, make_membership
+from tests.notifications.test_delivery import verified_method
 
 MESSAGE = Message(subject="INC-1 SEV1", text="Declared.", short="x", link="https://a/ack/")
 
@@ -36,20 +35,11 @@ def _channels(settings: Any) -> None:
 def member_with(org: Organisation, kinds: list[str], url: str = "") -> User:
     """A member whose one rule lists one verified method per kind, in that order."""
     user = make_membership(org, Role.RESPONDER).user
-    methods = []
-    for kind in kinds:
-        target = f"{user.pk}@example.com" if kind == "email" else f"{url}/{kind}/{user.pk}"
-        methods.append(
-            ContactMethod.all_tenants.create(
-                organisation=org,
-                user=user,
-                kind=kind,
-                target_ciphertext=encrypt(target),
-                target_hint="…",
-                target_digest=hashlib.sha256(target.encode()).hexdigest(),
-                verified_at=timezone.now(),
-            )
-        )
+
+    def target(kind: str) -> str:
+        return f"{user.pk}@example.com" if kind == "email" else f"{url}/{kind}/{user.pk}"
+
+    methods = [verified_method(org, user, kind, target(kind)) for kind in kinds]
     NotificationRule.all_tenants.create(
         organisation=org, user=user, contact_methods=[str(m.pk) for m in methods]
     )
