@@ -292,6 +292,11 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "ChannelEnum": "notifications.models.Channel",
         "WebhookEventTypeEnum": "notifications.webhooks.WEBHOOK_EVENT_TYPES",
         "NotifiableEventTypeEnum": "notifications.planner.NOTIFIABLE",
+        "StepKindEnum": "playbooks.models.StepKind",
+        "PlaybookRunStatusEnum": "playbooks.models.PlaybookRun.Status",
+        "RunStepStatusEnum": "playbooks.models.PlaybookRunStep.Status",
+        "DrillStatusEnum": "playbooks.models.Drill.Status",
+        "CommsChannelEnum": "playbooks.models.CHANNELS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -60,7 +60,7 @@ def contents_validate(contents: dict[str, Any]) -> None:
         error("raci", f"The activity {name!r} appears twice.")
     cells = ((row["audience"], row["channel"]) for row in contents.get("comms_matrix", []))
     for audience, channel in _duplicates(cells):
-        error("comms_matrix", f"{audience} × {channel} appears twice.")
+        error("comms_matrix", f"{audience} x {channel} appears twice.")
     for key in _duplicates(s["key"] for s in contents.get("holding_statements", [])):
         error("holding_statements", f"Two holding statements have the key {key!r}.")
     if errors:
@@ -112,8 +112,8 @@ def _raci_cells(raci: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
 
 def contents_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """What changed from `old` to `new`: conditions field by field; steps, comms matrix rows and
-    holding statements added/removed/changed (matched by key, or audience × channel); RACI cell
-    by cell (activity × role); and whether the step order changed."""
+    holding statements added/removed/changed (matched by key, or audience x channel); RACI cell
+    by cell (activity x role); and whether the step order changed."""
     old_steps, new_steps = old.get("steps", []), new.get("steps", [])
     common = {s["key"] for s in old_steps} & {s["key"] for s in new_steps}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import django_filters
 
 from crisis_api.api.filters import TenantModelChoiceFilter
-from incidents.models import IncidentRole
 from incidents.filters import MemberFilter, VisibleIncidentFilter
+from incidents.models import IncidentRole
 from playbooks.models import Drill, Playbook, PlaybookRun, TrainingRecord
 
 

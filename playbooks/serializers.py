@@ -123,10 +123,12 @@ class PlaybookInput(StrictInput):
     )
     auto_start = serializers.BooleanField(required=False)
     review_period_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
-    steps = StepInput(many=True, required=False, max_length=100)
-    raci = RaciInput(many=True, required=False, max_length=100)
-    comms_matrix = CommsMatrixInput(many=True, required=False, max_length=100)
-    holding_statements = HoldingStatementInput(many=True, required=False, max_length=50)
+    steps = serializers.ListField(child=StepInput(), required=False, max_length=100)
+    raci = serializers.ListField(child=RaciInput(), required=False, max_length=100)
+    comms_matrix = serializers.ListField(child=CommsMatrixInput(), required=False, max_length=100)
+    holding_statements = serializers.ListField(
+        child=HoldingStatementInput(), required=False, max_length=50
+    )
 
 
 class PublishInput(StrictInput):
@@ -414,7 +416,7 @@ class DrillInput(StrictInput):
     crisis_type = TenantRelatedField(CrisisType)
     severity = TenantRelatedField(Severity)
     scheduled_for = serializers.DateTimeField()
-    participants = ParticipantInput(many=True, required=False, max_length=100)
+    participants = serializers.ListField(child=ParticipantInput(), required=False, max_length=100)
 
 
 class DrillUpdateInput(StrictInput):
@@ -423,13 +425,13 @@ class DrillUpdateInput(StrictInput):
     crisis_type = TenantRelatedField(CrisisType, required=False)
     severity = TenantRelatedField(Severity, required=False)
     scheduled_for = serializers.DateTimeField(required=False)
-    participants = ParticipantInput(many=True, required=False, max_length=100)
+    participants = serializers.ListField(child=ParticipantInput(), required=False, max_length=100)
 
 
 class DrillFinishInput(StrictInput):
     outcome = serializers.ChoiceField(choices=Drill.Outcome.choices)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
-    findings = ActionItemInput(many=True, required=False, max_length=50)
+    findings = serializers.ListField(child=ActionItemInput(), required=False, max_length=50)
 
 
 class DrillCancelInput(StrictInput):

@@ -219,7 +219,7 @@ class PlaybookRunViewSet(mixins.ListModelMixin, TenantViewSet):
             return RoleAssignment.all_tenants.filter(
                 organisation=self.organisation,
                 incident__in=PlaybookRun.all_tenants.filter(
-                    organisation=self.organisation, pk=self.kwargs.get("pk")
+                    organisation=self.organisation, pk=str(self.kwargs.get("pk", ""))
                 ).values("incident"),
                 user=user,
                 role__in=roles,

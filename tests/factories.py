@@ -23,7 +23,6 @@ from notifications.models import (
     WebhookMessage,
 )
 from organisations import services
-from playbooks.models import Drill, Playbook, PlaybookRun, TrainingRecord
 from organisations.events import Actor, event_record
 from organisations.models import (
     ApiKey,
@@ -35,6 +34,7 @@ from organisations.models import (
     Role,
     User,
 )
+from playbooks.models import Drill, Playbook, PlaybookRun, TrainingRecord
 
 PASSWORD = "correct-horse-battery-staple-42"
 _invitees = itertools.count(1)

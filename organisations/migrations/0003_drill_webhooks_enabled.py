@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('organisations', '0002_event_append_only'),
+        ("organisations", "0002_event_append_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organisation',
-            name='drill_webhooks_enabled',
-            field=models.BooleanField(default=False, help_text="Deliver drill incidents' events to customer webhooks (off: drills stay inside)."),
+            model_name="organisation",
+            name="drill_webhooks_enabled",
+            field=models.BooleanField(
+                default=False,
+                help_text="Deliver drill incidents' events to customer webhooks (off: drills stay inside).",
+            ),
         ),
     ]

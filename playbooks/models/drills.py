@@ -13,7 +13,7 @@ from playbooks.models.playbooks import Playbook, PlaybookVersion
 from playbooks.models.runs import PlaybookRun
 
 
-class Drill(TenantModel):
+class Drill(TenantModel):  # type: ignore[django-manager-missing]
     """A rehearsal: scheduled, then started (a drill incident and a run of the playbook), then
     finished with an outcome. Drill incidents never reach customers unless the organisation
     opted in, and are left out of metrics."""

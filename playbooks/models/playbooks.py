@@ -49,7 +49,7 @@ CHANNELS: tuple[str, ...] = (
 RACI_LETTERS: tuple[str, ...] = ("R", "A", "C", "I")
 
 
-class Playbook(TenantModel):
+class Playbook(TenantModel):  # type: ignore[django-manager-missing]
     """The plan for a kind of crisis. Its draft contents are edited freely; publishing freezes
     them into a new numbered PlaybookVersion, which is what runs use."""
 
@@ -114,7 +114,7 @@ class ImmutableQuerySet(models.QuerySet["PlaybookVersion"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise PublishedVersionImmutableError("A published playbook version cannot be changed.")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise PublishedVersionImmutableError("A published playbook version cannot be deleted.")
 
 
@@ -145,11 +145,11 @@ class PlaybookVersion(TenantModel):  # type: ignore[django-manager-missing]
     )
     published_at = models.DateTimeField(default=timezone.now)
 
-    objects = ScopedManager(  # type: ignore[django-manager-missing]
+    objects = ScopedManager(  # type: ignore[misc, django-manager-missing]
         organisation="organisation",
         _manager_class=models.Manager.from_queryset(ImmutableQuerySet),
     )
-    all_tenants = models.Manager.from_queryset(ImmutableQuerySet)()  # noqa: DJ012
+    all_tenants = models.Manager.from_queryset(ImmutableQuerySet)()  # type: ignore[misc]
 
     class Meta:
         ordering = ("playbook", "-number")

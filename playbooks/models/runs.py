@@ -12,7 +12,7 @@ from organisations.models import TenantModel, User
 from playbooks.models.playbooks import Playbook, PlaybookVersion, StepKind
 
 
-class PlaybookRun(TenantModel):
+class PlaybookRun(TenantModel):  # type: ignore[django-manager-missing]
     """A version of a playbook carried out on an incident; at most one run per incident and
     playbook. Its steps are copied from the pinned version, so later edits never touch it."""
 

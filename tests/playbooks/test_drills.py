@@ -74,7 +74,8 @@ def test_a_drill_runs_the_playbook_on_a_drill_incident_and_reports_timings(
     started = admin.post(f"{url}start/", {}, format="json")
     assert started.status_code == 200, started.content
     incident = Incident.all_tenants.get(pk=started.json()["incident"]["id"])
-    assert incident.is_drill and incident.status == Incident.Status.ACTIVE
+    assert incident.is_drill
+    assert incident.status == Incident.Status.ACTIVE
     assert incident.commander == people["commander"]
     [run] = runs_of(incident)
     assert run.trigger == PlaybookRun.Trigger.DRILL
@@ -94,8 +95,10 @@ def test_a_drill_runs_the_playbook_on_a_drill_incident_and_reports_timings(
     assert finished.json()["status"] == "finished"
     report = admin.get(f"{url}report/").json()
     steps = {s["key"]: s for s in report["steps"]}
-    assert steps["assess"]["verdict"] == "on_time" and steps["assess"]["elapsed_seconds"] == 600
-    assert steps["holding"]["verdict"] == "late" and steps["holding"]["late_by_seconds"] == 900
+    assert steps["assess"]["verdict"] == "on_time"
+    assert steps["assess"]["elapsed_seconds"] == 600
+    assert steps["holding"]["verdict"] == "late"
+    assert steps["holding"]["late_by_seconds"] == 900
     assert steps["legal-ok"]["verdict"] == "not_done"
     assert report["summary"] == {"on_time": 2, "late": 1, "skipped": 0, "not_done": 1}
     assert [f["title"] for f in report["findings"]] == ["Legal had no on-call number"]
@@ -203,7 +206,8 @@ def test_drills_never_reach_customer_webhooks_by_default(org: Organisation, unsc
     services.drill_finish(drill=drill, actor=SYSTEM, outcome="passed")
     relay.outbox_relay()
 
-    assert events("playbook_run.started") and events("drill.completed")
+    assert events("playbook_run.started")
+    assert events("drill.completed")
     assert WebhookMessage.all_tenants.count() == 0
 
 
@@ -250,7 +254,8 @@ def test_drills_are_left_out_of_metrics(
     services.playbook_run_start(incident=real, playbook=playbook, actor=SYSTEM)
 
     metric_incidents = set(incidents_for_metrics(Incident.all_tenants.filter(organisation=org)))
-    assert drill.incident not in metric_incidents and real in metric_incidents
+    assert drill.incident not in metric_incidents
+    assert real in metric_incidents
     stats = selectors.playbook_stats(playbook=playbook)
     assert stats["runs"] == 1  # the real incident's run only
     body = admin.get(f"{BASE}/playbooks/{playbook.pk}/").json()

@@ -143,7 +143,8 @@ def test_a_run_creates_tasks_owned_by_the_role_holders_with_deadlines(
 
     assess = steps["assess"]
     assert assess.status == STEP.ACTIVE
-    assert assess.task is not None and assess.task.owner == people["commander"]
+    assert assess.task is not None
+    assert assess.task.owner == people["commander"]
     assert assess.task.due_at == run.started_at + timedelta(minutes=15)
     assert assess.task.source == Task.Source.PLAYBOOK
     assert assess.due_at == assess.task.due_at
@@ -158,7 +159,7 @@ def test_a_run_creates_tasks_owned_by_the_role_holders_with_deadlines(
 def test_completing_a_task_advances_the_steps_that_depended_on_it(
     org: Organisation, unscoped: None
 ) -> None:
-    incident, run, people = started(org)
+    _incident, run, people = started(org)
     task = steps_of(run)["assess"].task
     assert task is not None
 
@@ -168,8 +169,10 @@ def test_completing_a_task_advances_the_steps_that_depended_on_it(
     assert steps["assess"].status == STEP.COMPLETED
     # draft_message: its task asks comms to draft; the step waits for communications
     holding = steps["holding"]
-    assert holding.status == STEP.WAITING and holding.waiting_for == "communications"
-    assert holding.task is not None and holding.task.owner == people["comms_lead"]
+    assert holding.status == STEP.WAITING
+    assert holding.waiting_for == "communications"
+    assert holding.task is not None
+    assert holding.task.owner == people["comms_lead"]
     # notify: who was told is recorded for the dispatcher, and the step is done at once
     assert steps["brief-execs"].status == STEP.COMPLETED
     [told] = events("playbook_run.notification_requested")
@@ -187,20 +190,21 @@ def test_a_draft_message_hook_creates_the_draft(org: Organisation, unscoped: Non
 
     run_services.register_draft_message_hook(hook)
     try:
-        incident, run, _ = started(org)
+        _incident, run, _ = started(org)
         services.playbook_run_step_complete(run=run, key="assess", actor=SYSTEM)
     finally:
         run_services._draft_message_hooks.remove(hook)
 
     holding = steps_of(run)["holding"]
     assert calls == [("holding-statement-breach", False)]
-    assert holding.status == STEP.ACTIVE and holding.result == {"draft": {"message_id": "m-1"}}
+    assert holding.status == STEP.ACTIVE
+    assert holding.result == {"draft": {"message_id": "m-1"}}
 
 
 def test_a_step_is_completed_through_the_api_with_its_task(
     org: Organisation, member_client: Callable[..., APIClient], unscoped: None
 ) -> None:
-    incident, run, people = started(org)
+    _incident, run, _people = started(org)
     client = member_client(org, Role.RESPONDER)
 
     response = client.post(run_url(run, "complete-step"), {"step": "assess"}, format="json")
@@ -218,7 +222,7 @@ def test_a_step_is_completed_through_the_api_with_its_task(
 def test_a_pending_step_cannot_be_completed_and_unknown_steps_are_400(
     admin: APIClient, org: Organisation, unscoped: None
 ) -> None:
-    incident, run, _ = started(org)
+    _incident, run, _ = started(org)
     assert_problem(
         admin.post(run_url(run, "complete-step"), {"step": "legal-ok"}, format="json"), 409
     )
@@ -230,7 +234,7 @@ def test_a_pending_step_cannot_be_completed_and_unknown_steps_are_400(
 def test_skipping_needs_a_reason_cancels_the_task_and_unblocks(
     admin: APIClient, org: Organisation, unscoped: None
 ) -> None:
-    incident, run, _ = started(org)
+    _incident, run, _ = started(org)
     assert_problem(admin.post(run_url(run, "skip-step"), {"step": "assess"}, format="json"), 400)
 
     response = admin.post(
@@ -239,7 +243,8 @@ def test_skipping_needs_a_reason_cancels_the_task_and_unblocks(
 
     assert response.status_code == 200, response.content
     steps = steps_of(run)
-    assert steps["assess"].status == STEP.SKIPPED and steps["assess"].skip_reason == "Facts known"
+    assert steps["assess"].status == STEP.SKIPPED
+    assert steps["assess"].skip_reason == "Facts known"
     assert steps["assess"].task is not None
     assert steps["assess"].task.status == Task.Status.CANCELLED
     assert steps["holding"].status == STEP.WAITING
@@ -248,7 +253,7 @@ def test_skipping_needs_a_reason_cancels_the_task_and_unblocks(
 
 
 def test_cancelling_a_playbook_task_skips_its_step(org: Organisation, unscoped: None) -> None:
-    incident, run, _ = started(org)
+    _incident, run, _ = started(org)
     task = steps_of(run)["assess"].task
     assert task is not None
     incident_services.task_update(task=task, actor=SYSTEM, status=Task.Status.CANCELLED)
@@ -256,14 +261,16 @@ def test_cancelling_a_playbook_task_skips_its_step(org: Organisation, unscoped: 
 
 
 def test_the_run_completes_when_every_step_is_done(org: Organisation, unscoped: None) -> None:
-    incident, run, _ = started(org)
+    _incident, run, _ = started(org)
     for key in ("assess", "holding", "legal-ok"):
         services.playbook_run_step_complete(run=run, key=key, actor=SYSTEM)
 
     run.refresh_from_db()
-    assert run.status == PlaybookRun.Status.COMPLETED and run.completed_at is not None
+    assert run.status == PlaybookRun.Status.COMPLETED
+    assert run.completed_at is not None
     [completed] = events("playbook_run.completed")
-    assert completed.payload["steps"] == 4 and completed.payload["skipped"] == 0
+    assert completed.payload["steps"] == 4
+    assert completed.payload["skipped"] == 0
     with pytest.raises(run_services.PlaybookRunError):
         services.playbook_run_step_complete(run=run, key="assess", actor=SYSTEM)
 
@@ -275,19 +282,21 @@ def test_an_unowned_task_gets_an_owner_when_the_role_is_assigned(
     playbook = make_playbook(org, steps=PLAN["steps"])
     run = services.playbook_run_start(incident=incident, playbook=playbook, actor=SYSTEM)
     assess = steps_of(run)["assess"]
-    assert assess.task is not None and assess.task.owner is None
+    assert assess.task is not None
+    assert assess.task.owner is None
 
     commander = member(org)
     assign(incident, commander, IncidentRole.COMMANDER)
 
     task = steps_of(run)["assess"].task
-    assert task is not None and task.owner == commander
+    assert task is not None
+    assert task.owner == commander
 
 
 def test_a_run_survives_its_playbook_being_edited_and_republished(
     admin: APIClient, org: Organisation, unscoped: None
 ) -> None:
-    incident, run, _ = started(org)
+    _incident, run, _ = started(org)
     playbook = run.playbook
     admin.patch(
         f"/api/v1/orgs/xyz/playbooks/{playbook.pk}/",
@@ -325,7 +334,7 @@ def test_runs_are_listed_per_incident(admin: APIClient, org: Organisation, unsco
 def test_runs_of_restricted_incidents_are_hidden_from_those_who_cannot_see_them(
     org: Organisation, member_client: Callable[..., APIClient], unscoped: None
 ) -> None:
-    incident, run, _ = started(org, visibility="restricted")
+    _incident, run, _ = started(org, visibility="restricted")
     viewer = member_client(org, Role.VIEWER)
     assert viewer.get("/api/v1/orgs/xyz/playbook-runs/").json()["results"] == []
     assert_problem(viewer.get(run_url(run)), 404)

@@ -179,5 +179,6 @@ def test_playbook_tasks_also_go_overdue_through_the_incident_sweep(
     clock.shift(timedelta(minutes=16))
     assert incident_services.task_overdue_sweep() == 1
     task = steps_of(run)["assess"].task
-    assert task is not None and task.source == Task.Source.PLAYBOOK
+    assert task is not None
+    assert task.source == Task.Source.PLAYBOOK
     assert events("task.overdue")[0].payload["task"]["id"] == str(task.pk)
