@@ -34,6 +34,7 @@ from organisations.models import (
     Role,
     User,
 )
+from playbooks.demo import DATA_BREACH_PLAN
 from playbooks.models import Drill, Playbook, PlaybookRun, TrainingRecord
 
 PASSWORD = "correct-horse-battery-staple-42"
@@ -239,25 +240,7 @@ def make_notification(organisation: Organisation) -> Notification:
     )
 
 
-DEMO_STEPS: list[dict[str, Any]] = [
-    {
-        "key": "assess",
-        "title": "Assess the facts",
-        "kind": "task",
-        "role": "commander",
-        "due_offset_minutes": 15,
-    },
-    {
-        "key": "holding",
-        "title": "Holding statement",
-        "kind": "draft_message",
-        "role": "comms_lead",
-        "due_offset_minutes": 30,
-        "depends_on": ["assess"],
-        "template": "holding-statement",
-        "audience": "public",
-    },
-]
+DEMO_STEPS: list[dict[str, Any]] = DATA_BREACH_PLAN["steps"][:2]
 
 
 def make_playbook(
