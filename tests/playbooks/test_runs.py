@@ -349,3 +349,31 @@ def test_the_incident_commander_may_skip_steps_without_an_org_role(
     assert_problem(client.post(run_url(run, "skip-step"), body, format="json"), 403)
     assign(incident, client.membership.user, IncidentRole.COMMANDER)  # type: ignore[attr-defined]
     assert client.post(run_url(run, "skip-step"), body, format="json").status_code == 200
+
+
+def test_a_notify_step_reaches_the_named_people_through_the_dispatcher(
+    org: Organisation, unscoped: None
+) -> None:
+    """Members' own notification rules pick the channel; only the people the step names get
+    it (the commander and the owners here), not everyone whose rule takes every event."""
+    from notifications import relay
+    from notifications.models import Notification, NotificationRule
+    from tests.factories import make_contact_method
+
+    def with_rule(role: str) -> User:
+        user = make_membership(org, role).user
+        method = make_contact_method(org, user)
+        NotificationRule.all_tenants.create(
+            organisation=org, user=user, contact_methods=[str(method.pk)]
+        )
+        return user
+
+    owner, bystander = with_rule(Role.OWNER), with_rule(Role.RESPONDER)
+    incident, run, people = started(org)
+    relay.outbox_relay()
+    services.playbook_run_step_complete(run=run, key="assess", actor=SYSTEM)
+    relay.outbox_relay()
+
+    told = Notification.all_tenants.filter(event__type="playbook_run.notification_requested")
+    assert set(told.values_list("recipient_id", flat=True)) == {owner.pk}
+    assert bystander.pk not in set(told.values_list("recipient_id", flat=True))
