@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from incidents import services as incident_services
 from incidents.models import Incident, Task
 from incidents.selectors import incidents_for_metrics
 from notifications import relay
@@ -112,6 +113,13 @@ def test_a_drill_runs_the_playbook_on_a_drill_incident_and_reports_timings(
     [completed] = events("drill.completed")
     assert completed.payload["outcome"] == "partial"
     assert completed.payload["steps"] == report["summary"]
+    # Over: its unfinished steps and their tasks never go overdue afterwards.
+    run.refresh_from_db()
+    assert run.status == PlaybookRun.Status.CANCELLED
+    clock.shift(timedelta(days=1))
+    assert services.step_overdue_sweep() == 0
+    assert incident_services.task_overdue_sweep() == 0
+    assert admin.get(f"{url}report/").json()["summary"] == report["summary"]
 
 
 def test_finishing_writes_training_records_listable_per_member_and_playbook(
