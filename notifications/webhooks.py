@@ -52,6 +52,11 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "incident.public_update_overdue",
     "task.completed",
     "task.overdue",
+    "playbook.published",
+    "playbook_run.started",
+    "playbook_run.step_overdue",
+    "playbook_run.completed",
+    "drill.completed",
     "webhook.test",
 )
 RETRY_SCHEDULE_SECONDS: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
