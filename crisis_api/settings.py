@@ -154,6 +154,9 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "notifications-deliver": {"task": "notifications.deliver", "schedule": 5.0},
     "notifications-escalate": {"task": "notifications.escalate", "schedule": 15.0},
     "notifications-requeue-stale": {"task": "notifications.requeue_stale", "schedule": 60.0},
+    "communications-publish-due": {"task": "communications.publish_due", "schedule": 15.0},
+    "communications-expire": {"task": "communications.expire", "schedule": 60.0},
+    "communications-requeue": {"task": "communications.requeue_publishing", "schedule": 120.0},
 }
 
 # --- Auth ---------------------------------------------------------------------------------------

@@ -11,6 +11,14 @@ import factory
 from django.db import models, transaction
 from django.utils import timezone
 
+from communications.models import (
+    ApprovalPolicy,
+    BannedTerm,
+    ChannelAccount,
+    Message,
+    MessageTemplate,
+    StatusPage,
+)
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
 from notifications.models import (
@@ -238,6 +246,61 @@ def make_notification(organisation: Organisation) -> Notification:
     )
 
 
+def make_template(organisation: Organisation) -> MessageTemplate:
+    from communications import services as comms
+
+    return comms.template_create(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        name=f"Holding statement {next(_types)}",
+        kind="public_statement",
+        title="We are looking into {{ incident_title }}",
+        body="We are sorry. We are investigating and will update you within the hour.",
+    )
+
+
+def make_message(organisation: Organisation, **fields: Any) -> Message:
+    from communications import services as comms
+
+    fields.setdefault("kind", "public_statement")
+    fields.setdefault("title", "Service disruption")
+    fields.setdefault("body", "We are sorry for the disruption. We will post an update by 14:00.")
+    fields.setdefault("channels", ["status_page"])
+    fields.setdefault("status_label", "investigating")
+    return comms.message_create(organisation=organisation, actor=Actor.system("tests"), **fields)
+
+
+def make_approval_policy(organisation: Organisation) -> ApprovalPolicy:
+    return ApprovalPolicy.all_tenants.create(
+        organisation=organisation,
+        name=f"Policy {next(_types)}",
+        steps=[{"name": "Comms", "roles": ["comms_lead"], "incident_roles": [], "users": [],
+                "rule": "any"}],
+    )
+
+
+def make_channel_account(organisation: Organisation) -> ChannelAccount:
+    from crisis_api.crypto import encrypt
+
+    return ChannelAccount.all_tenants.create(
+        organisation=organisation,
+        platform="mastodon",
+        base_url="https://mastodon.example.com",
+        handle="brand",
+        credential_ciphertext=encrypt("token-1234567890"),
+        credential_hint="…7890",
+        is_active=False,  # inactive: the suites may make several per organisation
+    )
+
+
+def make_banned_term(organisation: Organisation) -> BannedTerm:
+    return BannedTerm.all_tenants.create(organisation=organisation, term=f"cheap{next(_types)}")
+
+
+def make_status_page(organisation: Organisation) -> StatusPage:
+    return StatusPage.all_tenants.get_or_create(organisation=organisation)[0]
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
@@ -255,4 +318,10 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     NotificationRule: make_rule,
     EscalationPolicy: make_policy,
     Notification: make_notification,
+    MessageTemplate: make_template,
+    Message: make_message,
+    ApprovalPolicy: make_approval_policy,
+    ChannelAccount: make_channel_account,
+    BannedTerm: make_banned_term,
+    StatusPage: make_status_page,
 }

@@ -29,6 +29,8 @@ API_KEY_SCOPES: dict[str, str] = {
     "events:read": "Read the event log and verify its chain.",
     "incidents:read": "Read incidents, their configuration, tasks, roles, timeline and review.",
     "incidents:write": "Declare incidents and change them (transitions, tasks, notes, review).",
+    "messages:read": "Read templates, messages (with checks and approvals) and status page.",
+    "messages:write": "Draft, edit, submit, check, schedule and publish messages; templates.",
     "webhooks:read": "Read webhook endpoints and their delivery log.",
     "webhooks:write": "Manage webhook endpoints: create, rotate secrets, pause, test, replay.",
 }

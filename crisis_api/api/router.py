@@ -43,6 +43,7 @@ class V1Router(SimpleRouter):
 
 
 def build_router() -> V1Router:
+    from communications import views as communications
     from incidents import views as incidents
     from notifications import channel_views as channels
     from notifications import views as notifications
@@ -71,6 +72,16 @@ def build_router() -> V1Router:
         "escalation-policies", channels.EscalationPolicyViewSet, "escalation-policies"
     )
     router.register_tenant("notifications", channels.NotificationViewSet, "notifications")
+    router.register_tenant("templates", communications.TemplateViewSet, "templates")
+    router.register_tenant("messages", communications.MessageViewSet, "messages")
+    router.register_tenant(
+        "approval-policies", communications.ApprovalPolicyViewSet, "approval-policies"
+    )
+    router.register_tenant(
+        "channel-accounts", communications.ChannelAccountViewSet, "channel-accounts"
+    )
+    router.register_tenant("banned-terms", communications.BannedTermViewSet, "banned-terms")
+    router.register_tenant("status-page", communications.StatusPageViewSet, "status-page")
     return router
 
 

@@ -1,0 +1,448 @@
+"""Endpoints for templates, messages (with their review and publishing actions), approval
+policies, platform accounts, banned terms and the status page settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from communications import selectors, services
+from communications.filters import MessageFilter, TemplateFilter
+from communications.models import (
+    ApprovalPolicy,
+    BannedTerm,
+    ChannelAccount,
+    Message,
+    MessageTemplate,
+    StatusPage,
+)
+from communications.serializers import (
+    ApprovalPolicyInput,
+    ApprovalPolicyOutput,
+    BannedTermInput,
+    BannedTermOutput,
+    ChannelAccountInput,
+    ChannelAccountOutput,
+    CheckOutput,
+    CommentInput,
+    FromTemplateInput,
+    LegalApproveInput,
+    MessageDetailOutput,
+    MessageInput,
+    MessageOutput,
+    MessageUpdateInput,
+    OptionalReasonInput,
+    ReasonInput,
+    RenderInput,
+    RenderOutput,
+    ScheduleInput,
+    StatusPageInput,
+    StatusPageOutput,
+    TemplateInput,
+    TemplateOutput,
+)
+from crisis_api.api.access import ADMINS, ALL_ROLES, MANAGERS, allow
+from crisis_api.api.viewsets import IF_MATCH, TenantViewSet, expected_version
+from incidents.models import IncidentRole, RoleAssignment
+from organisations.models import Role
+
+AUTHORS = MANAGERS | {Role.COMMS_LEAD, Role.RESPONDER}
+PUBLISHERS = MANAGERS | {Role.COMMS_LEAD}
+REVIEWERS = MANAGERS | {Role.COMMS_LEAD, Role.APPROVER, Role.RESPONDER}
+EDITORS = MANAGERS | {Role.COMMS_LEAD}
+READ = allow(ALL_ROLES, "messages:read")
+
+
+class CrudViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Shared shape of the set-up resources: list, read, create, edit, delete via services."""
+
+    pagination_class = None
+
+    def _created(self, data: Any) -> Response:
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+# --- templates ----------------------------------------------------------------------------------
+
+
+class TemplateViewSet(CrudViewSet):
+    """Message templates with allow-listed variables and optional legal approval."""
+
+    model = MessageTemplate
+    serializer_class = TemplateOutput
+    filterset_class = TemplateFilter
+    access = {
+        "list": READ,
+        "retrieve": READ,
+        "create": allow(EDITORS, "messages:write"),
+        "partial_update": allow(EDITORS, "messages:write"),
+        "destroy": allow(EDITORS, "messages:write"),
+        "legal_approve": allow(MANAGERS | {Role.APPROVER}),
+        "render": READ,
+    }
+
+    @extend_schema(request=TemplateInput, responses={201: TemplateOutput})
+    def create(self, request: Request, org: str) -> Response:
+        data = TemplateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        template = services.template_create(
+            organisation=self.organisation, actor=self.actor, **data.validated_data
+        )
+        return self._created(TemplateOutput(template).data)
+
+    @extend_schema(request=TemplateInput, responses=TemplateOutput)
+    def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        data = TemplateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        template = services.template_update(
+            template=self.get_object(), actor=self.actor, **data.validated_data
+        )
+        return Response(TemplateOutput(template).data)
+
+    def destroy(self, request: Request, org: str, pk: str) -> Response:
+        services.template_delete(template=self.get_object(), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=LegalApproveInput, responses=TemplateOutput)
+    @action(detail=True, methods=["post"], url_path="legal-approve")
+    def legal_approve(self, request: Request, org: str, pk: str) -> Response:
+        """Legal signs off this version of the text, optionally until a date."""
+        data = LegalApproveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        assert self.membership is not None  # API keys are not admitted
+        template = services.template_legal_approve(
+            template=self.get_object(),
+            actor=self.actor,
+            user=self.membership.user,
+            expires_at=data.validated_data["expires_at"],
+        )
+        return Response(TemplateOutput(template).data)
+
+    @extend_schema(request=RenderInput, responses=RenderOutput)
+    @action(detail=True, methods=["post"])
+    def render(self, request: Request, org: str, pk: str) -> Response:
+        """Preview the template with values (nothing is stored)."""
+        data = RenderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        title, body = services.template_render(
+            template=self.get_object(), values=data.validated_data["values"]
+        )
+        return Response({"title": title, "body": body})
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+
+ACTIONS: dict[str, Any] = {
+    "submit": services.message_submit,
+    "approve": services.message_approve,
+    "reject": services.message_reject,
+    "request_changes": services.message_request_changes,
+    "withdraw": services.message_withdraw,
+    "schedule": services.message_schedule,
+    "publish": services.message_publish,
+}
+DECIDING = frozenset({"approve", "reject", "request_changes"})
+
+
+def _message_action(name: str, input_class: type[Any] | None, summary: str) -> Any:
+    """Build the POST action `…/messages/{id}/<name>/` calling one service."""
+
+    def handler(self: MessageViewSet, request: Request, org: str, pk: str) -> Response:
+        message = self.get_object()
+        kwargs: dict[str, Any] = {}
+        if input_class is not None:
+            data = input_class(data=request.data)
+            data.is_valid(raise_exception=True)
+            kwargs = dict(data.validated_data)
+        if name in DECIDING:
+            user = self.membership.user if self.membership else None
+            kwargs.update(user=user, role=self.role)
+        ACTIONS[name](
+            message=message, actor=self.actor, expected_version=expected_version(request), **kwargs
+        )
+        return self.detail_response(message)
+
+    handler.__name__ = handler.__qualname__ = name
+    handler.__doc__ = summary + "."
+    decorated = action(
+        detail=True, methods=["post"], url_path=name.replace("_", "-"), url_name=name
+    )(handler)
+    return extend_schema(
+        summary=summary, request=input_class, responses=MessageDetailOutput, parameters=[IF_MATCH]
+    )(decorated)
+
+
+class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
+    """Outgoing messages: drafted, checked, approved per policy, published. Editing uses If-Match;
+    any edit after submission voids earlier approvals."""
+
+    model = Message
+    serializer_class = MessageOutput
+    filterset_class = MessageFilter
+    access = {
+        "list": READ,
+        "retrieve": READ,
+        "create": allow(AUTHORS, "messages:write"),
+        "from_template": allow(AUTHORS, "messages:write"),
+        "partial_update": allow(AUTHORS, "messages:write"),
+        "submit": allow(AUTHORS, "messages:write"),
+        "withdraw": allow(AUTHORS, "messages:write"),
+        "check": allow(AUTHORS, "messages:write"),
+        "override_check": allow(ADMINS),
+        "approve": allow(REVIEWERS, incident_roles=IncidentRole.values),
+        "reject": allow(REVIEWERS, incident_roles=IncidentRole.values),
+        "request_changes": allow(REVIEWERS, incident_roles=IncidentRole.values),
+        "schedule": allow(PUBLISHERS, "messages:write"),
+        "publish": allow(PUBLISHERS, "messages:write"),
+    }
+
+    def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        queryset = queryset.select_related("incident", "author")
+        user = self.membership.user if self.membership else None
+        return selectors.message_visible(
+            queryset, organisation=self.organisation, user=user, role=self.role
+        )
+
+    def holds_incident_role(self, user: Any, roles: frozenset[str]) -> bool:
+        """Whether `user` holds one of `roles` on the incident of the message in the URL."""
+        try:
+            incident_id = (
+                Message.all_tenants.filter(organisation=self.organisation, pk=self.kwargs.get("pk"))
+                .values_list("incident_id", flat=True)
+                .first()
+            )
+        except Exception:  # a malformed id is simply no message; the view answers 404
+            return False
+        return incident_id is not None and RoleAssignment.all_tenants.filter(
+            incident_id=incident_id, user=user, role__in=roles, unassigned_at__isnull=True
+        ).exists()
+
+    def detail_response(self, message: Message, code: int = status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().model.all_tenants.select_related("incident", "author").get(
+            pk=message.pk
+        )
+        for name, value in selectors.message_detail(fresh).items():
+            setattr(fresh, f"detail_{name}", value)
+        body = MessageDetailOutput(fresh, context={"content_hash": fresh.content_hash}).data
+        response = Response(body, status=code)
+        response["ETag"] = f'"{fresh.version}"'
+        return response
+
+    @extend_schema(responses=MessageDetailOutput)
+    def retrieve(self, request: Request, org: str, pk: str) -> Response:
+        return self.detail_response(self.get_object())
+
+    @extend_schema(request=MessageInput, responses={201: MessageDetailOutput})
+    def create(self, request: Request, org: str) -> Response:
+        data = MessageInput(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        message = services.message_create(
+            organisation=self.organisation, actor=self.actor, **data.validated_data
+        )
+        return self.detail_response(message, status.HTTP_201_CREATED)
+
+    @extend_schema(request=FromTemplateInput, responses={201: MessageDetailOutput})
+    @action(detail=False, methods=["post"], url_path="from-template")
+    def from_template(self, request: Request, org: str) -> Response:
+        """Draft a message from a template, filling in its variables."""
+        data = FromTemplateInput(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        message = services.message_draft_from_template(
+            organisation=self.organisation, actor=self.actor, **data.validated_data
+        )
+        return self.detail_response(message, status.HTTP_201_CREATED)
+
+    @extend_schema(request=MessageUpdateInput, responses=MessageDetailOutput, parameters=[IF_MATCH])
+    def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        message = self.get_object()
+        data = MessageUpdateInput(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        services.message_update(
+            message=message,
+            actor=self.actor,
+            expected_version=expected_version(request),
+            **data.validated_data,
+        )
+        return self.detail_response(message)
+
+    @extend_schema(request=None, responses={201: CheckOutput})
+    @action(detail=True, methods=["post"])
+    def check(self, request: Request, org: str, pk: str) -> Response:
+        """Run the content checker on the current text now."""
+        result = services.message_check(message=self.get_object(), actor=self.actor)
+        return Response(CheckOutput(result).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReasonInput, responses=CheckOutput)
+    @action(detail=True, methods=["post"], url_path="override-check")
+    def override_check(self, request: Request, org: str, pk: str) -> Response:
+        """Let a blocked text through approval, with a reason (admins; recorded)."""
+        data = ReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.message_check_override(
+            message=self.get_object(),
+            actor=self.actor,
+            user=self.membership.user if self.membership else None,
+            reason=data.validated_data["reason"],
+        )
+        return Response(CheckOutput(result).data)
+
+    submit = _message_action("submit", None, "Send for approval (runs the content checks)")
+    approve = _message_action("approve", CommentInput, "Approve the current step")
+    reject = _message_action("reject", ReasonInput, "Reject (reason required)")
+    request_changes = _message_action(
+        "request_changes", ReasonInput, "Send back to the author with a reason"
+    )
+    withdraw = _message_action("withdraw", OptionalReasonInput, "Withdraw before publishing")
+    schedule = _message_action("schedule", ScheduleInput, "Publish at a time (once approved)")
+    publish = _message_action("publish", None, "Publish now, or retry a failed publication")
+
+
+# --- set-up -------------------------------------------------------------------------------------
+
+
+class ApprovalPolicyViewSet(CrudViewSet):
+    """Who approves which messages; the strictest applicable policy is chosen automatically."""
+
+    model = ApprovalPolicy
+    serializer_class = ApprovalPolicyOutput
+    access = {
+        "list": READ,
+        "retrieve": READ,
+        "create": allow(ADMINS),
+        "partial_update": allow(ADMINS),
+        "destroy": allow(ADMINS),
+    }
+
+    @extend_schema(request=ApprovalPolicyInput, responses={201: ApprovalPolicyOutput})
+    def create(self, request: Request, org: str) -> Response:
+        data = ApprovalPolicyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = services.approval_policy_create(
+            organisation=self.organisation, actor=self.actor, **data.validated_data
+        )
+        return self._created(ApprovalPolicyOutput(policy).data)
+
+    @extend_schema(request=ApprovalPolicyInput, responses=ApprovalPolicyOutput)
+    def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        data = ApprovalPolicyInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        policy = services.approval_policy_update(
+            policy=self.get_object(), actor=self.actor, **data.validated_data
+        )
+        return Response(ApprovalPolicyOutput(policy).data)
+
+    def destroy(self, request: Request, org: str, pk: str) -> Response:
+        services.approval_policy_delete(policy=self.get_object(), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChannelAccountViewSet(CrudViewSet):
+    """The organisation's Mastodon and Bluesky accounts (credentials write-only)."""
+
+    model = ChannelAccount
+    serializer_class = ChannelAccountOutput
+    access = {
+        "list": allow(EDITORS),
+        "retrieve": allow(EDITORS),
+        "create": allow(ADMINS),
+        "partial_update": allow(ADMINS),
+        "destroy": allow(ADMINS),
+    }
+
+    @extend_schema(request=ChannelAccountInput, responses={201: ChannelAccountOutput})
+    def create(self, request: Request, org: str) -> Response:
+        data = ChannelAccountInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields.pop("is_active", None)
+        account = services.channel_account_connect(
+            organisation=self.organisation, actor=self.actor, **fields
+        )
+        return self._created(ChannelAccountOutput(account).data)
+
+    @extend_schema(request=ChannelAccountInput, responses=ChannelAccountOutput)
+    def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        data = ChannelAccountInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        fields.pop("platform", None)
+        account = services.channel_account_update(
+            account=self.get_object(), actor=self.actor, **fields
+        )
+        return Response(ChannelAccountOutput(account).data)
+
+    def destroy(self, request: Request, org: str, pk: str) -> Response:
+        services.channel_account_delete(account=self.get_object(), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BannedTermViewSet(CrudViewSet):
+    """Words and phrases the content checker flags in every message of the organisation."""
+
+    model = BannedTerm
+    serializer_class = BannedTermOutput
+    access = {
+        "list": READ,
+        "retrieve": READ,
+        "create": allow(EDITORS, "messages:write"),
+        "destroy": allow(EDITORS, "messages:write"),
+    }
+
+    @extend_schema(request=BannedTermInput, responses={201: BannedTermOutput})
+    def create(self, request: Request, org: str) -> Response:
+        data = BannedTermInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        term = services.banned_term_create(
+            organisation=self.organisation, actor=self.actor, **data.validated_data
+        )
+        return self._created(BannedTermOutput(term).data)
+
+    def destroy(self, request: Request, org: str, pk: str) -> Response:
+        services.banned_term_delete(term=self.get_object(), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StatusPageViewSet(TenantViewSet):
+    """The public status timeline's settings; the timeline itself is public (no auth)."""
+
+    singleton = True
+    model = StatusPage
+    access = {
+        "retrieve": READ,
+        "partial_update": allow(ADMINS),
+    }
+    serializer_class = StatusPageOutput
+
+    def _output(self, page: StatusPage) -> dict[str, Any]:
+        url = reverse("public-status", kwargs={"org": self.organisation.slug})
+        feed = reverse("public-status-feed", kwargs={"org": self.organisation.slug})
+        return {
+            "enabled": page.enabled,
+            "title": page.title,
+            "description": page.description,
+            "history_days": page.history_days,
+            "public_url": self.request.build_absolute_uri(url),
+            "feed_url": self.request.build_absolute_uri(feed),
+            "updated_at": page.updated_at,
+        }
+
+    def retrieve(self, request: Request, org: str) -> Response:
+        page = services.status_page_get(organisation=self.organisation)
+        return Response(StatusPageOutput(self._output(page)).data)
+
+    @extend_schema(request=StatusPageInput, responses=StatusPageOutput)
+    def partial_update(self, request: Request, org: str) -> Response:
+        data = StatusPageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        page = services.status_page_update(
+            organisation=self.organisation, actor=self.actor, **data.validated_data
+        )
+        return Response(StatusPageOutput(self._output(page)).data)
