@@ -102,7 +102,9 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
 # --- tokens (for single-word lexicons) -----------------------------------------------------------
 
 _TOKEN = re.compile(r"[\w@$*#][\w@$*#.\-_'’]*[\w@$*#]|[\w@$*#]", re.UNICODE)
-_SPACED = re.compile(r"(?<![\w])(?:[^\W\d_][ .\-_*]){2,}[^\W\d_](?![\w])", re.UNICODE)
+_SPACED = re.compile(
+    r"(?<![\w])[^\W\d_](?P<sep>[ .\-_*])(?:[^\W\d_](?P=sep))+[^\W\d_](?![\w])", re.UNICODE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +260,8 @@ _APOLOGY = {
 _NEXT_STEP = {
     "en": re.compile(
         r"\b(we will|we'll|we are working|we're working|next update|update you|keep you"
-        r"|contact us|reach out|get in touch|follow (this|our)|more (information|details)|by \d)"
+        r"|contact us|reach out|get in touch|follow (this|our)|more (information|details)|by \d"
+        r"|within \d|will be (issued|restored|back|available|refunded|sent|fixed|updated))"
     ),
     "pl": re.compile(
         r"\b(bedziemy|poinformujemy|kolejn\w* aktualizacj\w*|nastepn\w* aktualizacj\w*"

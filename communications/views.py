@@ -99,10 +99,11 @@ class TemplateViewSet(CrudViewSet):
 
     @extend_schema(request=TemplateInput, responses=TemplateOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        template = self.get_object()
         data = TemplateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         template = services.template_update(
-            template=self.get_object(), actor=self.actor, **data.validated_data
+            template=template, actor=self.actor, **data.validated_data
         )
         return Response(TemplateOutput(template).data)
 
@@ -114,11 +115,12 @@ class TemplateViewSet(CrudViewSet):
     @action(detail=True, methods=["post"], url_path="legal-approve")
     def legal_approve(self, request: Request, org: str, pk: str) -> Response:
         """Legal signs off this version of the text, optionally until a date."""
+        template = self.get_object()
         data = LegalApproveInput(data=request.data)
         data.is_valid(raise_exception=True)
         assert self.membership is not None  # API keys are not admitted
         template = services.template_legal_approve(
-            template=self.get_object(),
+            template=template,
             actor=self.actor,
             user=self.membership.user,
             expires_at=data.validated_data["expires_at"],
@@ -129,10 +131,11 @@ class TemplateViewSet(CrudViewSet):
     @action(detail=True, methods=["post"])
     def render(self, request: Request, org: str, pk: str) -> Response:
         """Preview the template with values (nothing is stored)."""
+        template = self.get_object()
         data = RenderInput(data=request.data)
         data.is_valid(raise_exception=True)
         title, body = services.template_render(
-            template=self.get_object(), values=data.validated_data["values"]
+            template=template, values=data.validated_data["values"]
         )
         return Response({"title": title, "body": body})
 
@@ -284,10 +287,11 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
     @action(detail=True, methods=["post"], url_path="override-check")
     def override_check(self, request: Request, org: str, pk: str) -> Response:
         """Let a blocked text through approval, with a reason (admins; recorded)."""
+        message = self.get_object()
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.message_check_override(
-            message=self.get_object(),
+            message=message,
             actor=self.actor,
             user=self.membership.user if self.membership else None,
             reason=data.validated_data["reason"],
@@ -332,10 +336,11 @@ class ApprovalPolicyViewSet(CrudViewSet):
 
     @extend_schema(request=ApprovalPolicyInput, responses=ApprovalPolicyOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        policy = self.get_object()
         data = ApprovalPolicyInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         policy = services.approval_policy_update(
-            policy=self.get_object(), actor=self.actor, **data.validated_data
+            policy=policy, actor=self.actor, **data.validated_data
         )
         return Response(ApprovalPolicyOutput(policy).data)
 
@@ -370,13 +375,12 @@ class ChannelAccountViewSet(CrudViewSet):
 
     @extend_schema(request=ChannelAccountInput, responses=ChannelAccountOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
+        account = self.get_object()
         data = ChannelAccountInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         fields.pop("platform", None)
-        account = services.channel_account_update(
-            account=self.get_object(), actor=self.actor, **fields
-        )
+        account = services.channel_account_update(account=account, actor=self.actor, **fields)
         return Response(ChannelAccountOutput(account).data)
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:

@@ -255,6 +255,23 @@ def _require_accounts(message: Message) -> None:
         )
 
 
+class PolicyUnsatisfiableError(ConflictError):
+    """A step of the applicable policy names only incident roles, and there is no incident."""
+
+    code = "policy_unsatisfiable"
+
+
+def _require_approvers(message: Message) -> None:
+    if message.incident_id is not None:
+        return
+    for position, step in enumerate(message.policy_snapshot["steps"]):
+        if not step["roles"] and not step["users"]:
+            raise PolicyUnsatisfiableError(
+                f"Step {position + 1} ({step['name']}) of {message.policy_snapshot['name']!r} is "
+                "approved by incident roles only; link the message to an incident.",
+            )
+
+
 @transaction.atomic
 def message_submit(
     *, message: Message, actor: Actor, expected_version: int | None = None
@@ -267,6 +284,7 @@ def message_submit(
     now = timezone.now()
     message.policy_snapshot = policy_snapshot(message)
     message.policy_id = message.policy_snapshot["id"]
+    _require_approvers(message)
     message.status = S.IN_REVIEW
     message.submitted_at = now
     message.submitted_by_id = actor.user_id
