@@ -65,10 +65,11 @@ def test_a_calm_statement_passes(language: str, text: str) -> None:
 def test_insults_are_blocked_in_any_inflection_or_disguise(
     language: str, text: str, word: str
 ) -> None:
-    found = [f for f in findings(text, language) if f.category == "insult"]
-    assert len(found) == 1, findings(text, language)
+    found = findings(text, language)
+    assert len(found) == 1, found
     [finding] = found
     assert finding.severity == BLOCK
+    assert finding.category in ("insult", "offensive_language")
     assert text[finding.start:finding.end] == word == finding.text
     assert finding.engine_version == ENGINE_VERSION and finding.explanation
 
@@ -100,6 +101,22 @@ def test_tone_rules_point_at_the_phrase(
     assert found, findings(text, language)
     assert span in [text[f.start:f.end] for f in found]
     assert found[0].severity == (WARN if category == "sarcasm" else BLOCK)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "word"),
+    [
+        ("en", "What the hell were you thinking?", "hell"),
+        ("en", "This is sh1t service, we know.", "sh1t"),
+        ("pl", "Co za kurwa bałagan.", "kurwa"),
+        ("pl", "Spierdalaj z tym pytaniem.", "Spierdalaj"),
+    ],
+)
+def test_vulgar_words_come_from_the_scoring_engine(language: str, text: str, word: str) -> None:
+    found = [f for f in findings(text, language) if f.category == "offensive_language"]
+    assert [(f.text, f.severity) for f in found] == [(word, BLOCK)]
+    assert found[0].rule.startswith("scoring:")
+    assert "scoring-" in found[0].engine_version
 
 
 def test_shouting_is_a_warning() -> None:
