@@ -28,7 +28,8 @@ MAX_VALUE_CHARS = 500
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_FORBIDDEN = ("{{", "}}", "{%", "%}", "{#", "#}")
+# Outside placeholders no brace at all: `{{ a }}}` or `{% … %}` are mistakes or probes.
+_FORBIDDEN = ("{", "}")
 
 
 class TemplateSyntaxError(DomainError):
