@@ -97,3 +97,9 @@ def hide_restricted_incident_events(
     return queryset.exclude(subject_type="incident", subject_id__in=hidden).exclude(
         payload__incident__id__in=hidden
     )
+
+
+def incidents_for_metrics(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """The incidents that count in metrics and reports: no drills, and no incident of a crisis
+    type marked `exclude_from_metrics`. Every metric goes through this."""
+    return queryset.filter(is_drill=False, crisis_type__exclude_from_metrics=False)

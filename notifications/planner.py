@@ -29,8 +29,10 @@ NOTIFIABLE: tuple[str, ...] = (
     "incident.public_update_overdue",
     "task.overdue",
     "task.completed",
+    "playbook_run.notification_requested",
 )
 PERSONAL = ("incident.role_assigned", "task.overdue")
+ADDRESSED = ("playbook_run.notification_requested",)  # to the payload's `user_ids` only
 SEE_RESTRICTED = (Role.OWNER, Role.ADMIN, Role.CRISIS_MANAGER)
 CRITICAL_RANK = 1
 
@@ -114,6 +116,8 @@ def plan_notifications(events: list[Event]) -> int:
             if role is None or not _matches(rule, event, incident):
                 continue
             if event.type in PERSONAL and person != user:
+                continue
+            if event.type in ADDRESSED and user not in event.payload.get("user_ids", ()):
                 continue
             if (
                 incident is not None

@@ -35,14 +35,17 @@ def _drill_incident_ids(events: list[Event]) -> set[str]:
     }
     if not ids:
         return set()
-    drills = Incident.all_tenants.filter(pk__in=ids, is_drill=True).values_list("pk", flat=True)
+    drills = Incident.all_tenants.filter(
+        pk__in=ids, is_drill=True, organisation__drill_webhooks_enabled=False
+    ).values_list("pk", flat=True)
     return {str(pk) for pk in drills}
 
 
 def plan_webhooks(events: list[Event]) -> int:
     """Create one message per (event, subscribed endpoint); 3 queries whatever the fan-out.
 
-    Drill incidents never reach customer endpoints. Paused endpoints still get messages, sent
+    Drill incidents never reach customer endpoints unless their organisation opted in
+    (`Organisation.drill_webhooks_enabled`). Paused endpoints still get messages, sent
     when they resume; disabled ones get none.
     """
     public = [e for e in events if e.type in WEBHOOK_EVENT_TYPES]

@@ -48,6 +48,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{{ drill }}{{ ref }}: task done — {{ payload.task.title }}",
         "“{{ payload.task.title }}” is done.",
     ),
+    "playbook_run.notification_requested": (
+        "{{ drill }}{{ ref }}: {{ payload.step.title }}",
+        "{{ payload.message }}",
+    ),
 }
 SMS_LIMIT = 320
 

@@ -57,6 +57,11 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "message.rejected",
     "message.published",
     "message.failed",
+    "playbook.published",
+    "playbook_run.started",
+    "playbook_run.step_overdue",
+    "playbook_run.completed",
+    "drill.completed",
     "webhook.test",
 )
 RETRY_SCHEDULE_SECONDS: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)

@@ -83,6 +83,10 @@ class Organisation(models.Model):  # type: ignore[django-manager-missing]
     sms_monthly_cap = models.PositiveIntegerField(default=100)
     email_monthly_cap = models.PositiveIntegerField(default=5000)
     mention_retention_days = models.PositiveIntegerField(default=90)
+    drill_webhooks_enabled = models.BooleanField(
+        default=False,
+        help_text="Deliver drill incidents' events to customer webhooks (off: drills stay inside).",
+    )
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -36,6 +36,9 @@ class OrganisationOutput(serializers.Serializer[Any]):
     plan = serializers.ChoiceField(choices=Organisation.Plan.choices)
     limits = PlanLimitsOutput(source="*")
     suspended = serializers.BooleanField(source="is_suspended")
+    drill_webhooks_enabled = serializers.BooleanField(
+        help_text="Drill incidents' events also go to customer webhooks (off by default)."
+    )
     created_at = serializers.DateTimeField()
     role = serializers.SerializerMethodField()
 
@@ -164,6 +167,7 @@ class OrganisationCreateInput(StrictInput):
 
 class OrganisationUpdateInput(StrictInput):
     name = serializers.CharField(max_length=200)
+    drill_webhooks_enabled = serializers.BooleanField(required=False)
 
 
 class MembershipUpdateInput(StrictInput):

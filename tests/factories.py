@@ -42,6 +42,8 @@ from organisations.models import (
     Role,
     User,
 )
+from playbooks.demo import DATA_BREACH_PLAN
+from playbooks.models import Drill, Playbook, PlaybookRun, TrainingRecord
 
 PASSWORD = "correct-horse-battery-staple-42"
 _invitees = itertools.count(1)
@@ -301,6 +303,64 @@ def make_status_page(organisation: Organisation) -> StatusPage:
     return StatusPage.all_tenants.get_or_create(organisation=organisation)[0]
 
 
+DEMO_STEPS: list[dict[str, Any]] = DATA_BREACH_PLAN["steps"][:2]
+
+
+def make_playbook(
+    organisation: Organisation, *, steps: list[dict[str, Any]] | None = None, **kwargs: Any
+) -> Playbook:
+    """A published playbook (auto_start off unless asked, so incidents made elsewhere in a
+    test do not start it behind the test's back)."""
+    from playbooks import services as playbook_services
+
+    kwargs.setdefault("auto_start", False)
+    playbook = playbook_services.playbook_create(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        name=kwargs.pop("name", f"Playbook {next(_types)}"),
+        steps=DEMO_STEPS if steps is None else steps,
+        **kwargs,
+    )
+    playbook_services.playbook_publish(playbook=playbook, actor=Actor.system("tests"))
+    playbook.refresh_from_db()
+    return playbook
+
+
+def make_run(organisation: Organisation) -> PlaybookRun:
+    from playbooks import services as playbook_services
+
+    return playbook_services.playbook_run_start(
+        incident=make_incident(organisation),
+        playbook=make_playbook(organisation),
+        actor=Actor.system("tests"),
+    )
+
+
+def make_drill(organisation: Organisation, **kwargs: Any) -> Drill:
+    from playbooks import services as playbook_services
+
+    return playbook_services.drill_schedule(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        playbook=kwargs.pop("playbook", None) or make_playbook(organisation),
+        title=kwargs.pop("title", "Data leak rehearsal"),
+        crisis_type=CrisisType.all_tenants.filter(organisation=organisation).first(),
+        severity=severity_of(organisation),
+        scheduled_for=kwargs.pop("scheduled_for", timezone.now()),
+        **kwargs,
+    )
+
+
+def make_training_record(organisation: Organisation) -> TrainingRecord:
+    from playbooks import services as playbook_services
+
+    user = make_membership(organisation, Role.RESPONDER).user
+    drill = make_drill(organisation, participants=[(user, "commander")])
+    drill = playbook_services.drill_start(drill=drill, actor=Actor.system("tests"))
+    playbook_services.drill_finish(drill=drill, actor=Actor.system("tests"), outcome="passed")
+    return TrainingRecord.all_tenants.get(drill=drill)
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
@@ -324,4 +384,8 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     ChannelAccount: make_channel_account,
     BannedTerm: make_banned_term,
     StatusPage: make_status_page,
+    Playbook: make_playbook,
+    PlaybookRun: make_run,
+    Drill: make_drill,
+    TrainingRecord: make_training_record,
 }

@@ -31,6 +31,8 @@ API_KEY_SCOPES: dict[str, str] = {
     "incidents:write": "Declare incidents and change them (transitions, tasks, notes, review).",
     "messages:read": "Read templates, messages (with checks and approvals) and status page.",
     "messages:write": "Draft, edit, submit, check, schedule and publish messages; templates.",
+    "playbooks:read": "Read playbooks, their versions, runs, drills and training records.",
+    "playbooks:write": "Edit and publish playbooks, run them, complete steps, manage drills.",
     "webhooks:read": "Read webhook endpoints and their delivery log.",
     "webhooks:write": "Manage webhook endpoints: create, rotate secrets, pause, test, replay.",
 }

@@ -48,6 +48,7 @@ def build_router() -> V1Router:
     from notifications import channel_views as channels
     from notifications import views as notifications
     from organisations import views as organisations
+    from playbooks import views as playbooks
 
     router = V1Router()
     router.register("orgs", organisations.OrganisationViewSet, "organisations")
@@ -60,6 +61,10 @@ def build_router() -> V1Router:
     router.register_tenant("severities", incidents.SeverityViewSet, "severities")
     router.register_tenant("incidents", incidents.IncidentViewSet, "incidents")
     router.register_tenant("tasks", incidents.TaskViewSet, "tasks")
+    router.register_tenant("playbooks", playbooks.PlaybookViewSet, "playbooks")
+    router.register_tenant("playbook-runs", playbooks.PlaybookRunViewSet, "playbook-runs")
+    router.register_tenant("drills", playbooks.DrillViewSet, "drills")
+    router.register_tenant("training-records", playbooks.TrainingRecordViewSet, "training-records")
     router.register_tenant("webhooks", notifications.WebhookEndpointViewSet, "webhooks")
     router.register_tenant(
         "webhook-deliveries", notifications.WebhookMessageViewSet, "webhook-deliveries"

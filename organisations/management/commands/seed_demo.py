@@ -17,6 +17,7 @@ from django_scopes import scopes_disabled
 from organisations import services
 from organisations.events import Actor, event_record, subject_of
 from organisations.models import Membership, Organisation, Role, User
+from playbooks.demo import demo_playbook_seed
 
 ORG_NAME = "XYZ"
 ORG_SLUG = "xyz"
@@ -80,6 +81,9 @@ class Command(BaseCommand):
         for role in Role:
             user = user_for(role.value, member_email(role), full_name=f"Demo {role.label}")
             self._ensure_member(organisation, user, role)
+        manager = User.objects.get(email=member_email(Role.CRISIS_MANAGER))
+        if demo_playbook_seed(organisation=organisation, owner=manager, actor=Actor.system(SEEDER)):
+            self.stdout.write("Created the demo playbook 'Data breach' (published, version 1).")
         superuser = user_for(SUPERUSER_LABEL, SUPERUSER_EMAIL, full_name="Demo Superuser")
         if not (superuser.is_staff and superuser.is_superuser):
             superuser.is_staff = superuser.is_superuser = True
