@@ -11,7 +11,7 @@ from monitoring.models.sources import Source
 from organisations.models import TenantModel, User
 
 
-class Mention(TenantModel):  # type: ignore[django-manager-missing]
+class Mention(TenantModel):
     """A post about the organisation, scored once at ingest; unique per (source, external id)
     so a repeated poll or push never stores it twice."""
 
