@@ -148,6 +148,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "idempotency-keys-purge": {"task": "api.idempotency_purge", "schedule": 3600.0},
     "incidents-overdue-tasks": {"task": "incidents.sweep_overdue_tasks", "schedule": 60.0},
     "incidents-public-updates": {"task": "incidents.sweep_public_updates", "schedule": 60.0},
+    "detection-sweep": {"task": "detection.sweep", "schedule": 60.0},
     "notifications-relay": {"task": "notifications.relay", "schedule": 10.0},
     "webhooks-deliver": {"task": "webhooks.deliver", "schedule": 5.0},
     "webhooks-requeue-stale": {"task": "webhooks.requeue_stale", "schedule": 60.0},

@@ -83,6 +83,9 @@ class Organisation(models.Model):  # type: ignore[django-manager-missing]
     sms_monthly_cap = models.PositiveIntegerField(default=100)
     email_monthly_cap = models.PositiveIntegerField(default=5000)
     mention_retention_days = models.PositiveIntegerField(default=90)
+    first_response_sla_minutes = models.PositiveIntegerField(
+        default=60, help_text="Complaint cases are due a first response within this time."
+    )
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
+from monitoring.models import Case, DetectionRule, IncidentMention, Mention, Signal, Source
 from notifications.models import (
     ContactMethod,
     EscalationLevel,
@@ -238,6 +239,60 @@ def make_notification(organisation: Organisation) -> Notification:
     )
 
 
+def make_source(organisation: Organisation) -> Source:
+    n = next(_types)
+    return Source.all_tenants.create(organisation=organisation, kind="push", name=f"Push {n}")
+
+
+def make_mention(organisation: Organisation, **fields: Any) -> Mention:
+    n = next(_types)
+    fields.setdefault("source", make_source(organisation))
+    fields.setdefault("posted_at", timezone.now())
+    fields.setdefault("text", f"Post {n} about XYZ")
+    return Mention.all_tenants.create(organisation=organisation, external_id=f"m-{n}", **fields)
+
+
+def make_detection_rule(organisation: Organisation) -> DetectionRule:
+    return DetectionRule.all_tenants.create(
+        organisation=organisation, name=f"Rule {next(_types)}", metric="negative_volume"
+    )
+
+
+def make_signal(organisation: Organisation) -> Signal:
+    rule = make_detection_rule(organisation)
+    now = timezone.now()
+    return Signal.all_tenants.create(
+        organisation=organisation,
+        rule=rule,
+        rule_name=rule.name,
+        metric=rule.metric,
+        mode="active",
+        dedupe_key=f"{rule.pk}:1",
+        window_start=now,
+        window_end=now,
+        observed=12,
+        baseline=2,
+        score=6,
+    )
+
+
+def make_case(organisation: Organisation) -> Case:
+    return Case.all_tenants.create(
+        organisation=organisation,
+        platform="mastodon",
+        author_key=f"author-{next(_types)}",
+        author_handle="@angry@example.social",
+    )
+
+
+def make_incident_mention(organisation: Organisation) -> IncidentMention:
+    return IncidentMention.all_tenants.create(
+        organisation=organisation,
+        incident=make_incident(organisation),
+        mention=make_mention(organisation),
+    )
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
@@ -255,4 +310,10 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     NotificationRule: make_rule,
     EscalationPolicy: make_policy,
     Notification: make_notification,
+    Source: make_source,
+    Mention: make_mention,
+    DetectionRule: make_detection_rule,
+    Signal: make_signal,
+    Case: make_case,
+    IncidentMention: make_incident_mention,
 }

@@ -31,6 +31,10 @@ API_KEY_SCOPES: dict[str, str] = {
     "incidents:write": "Declare incidents and change them (transitions, tasks, notes, review).",
     "webhooks:read": "Read webhook endpoints and their delivery log.",
     "webhooks:write": "Manage webhook endpoints: create, rotate secrets, pause, test, replay.",
+    "detection:read": "Read detection rules and the signals they raised.",
+    "detection:write": "Manage detection rules; triage signals (escalate, link, dismiss, snooze).",
+    "cases:read": "Read complaint cases and their mentions.",
+    "cases:write": "Work complaint cases: assign, respond, resolve, close, link to incidents.",
 }
 
 

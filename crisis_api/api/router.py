@@ -44,6 +44,8 @@ class V1Router(SimpleRouter):
 
 def build_router() -> V1Router:
     from incidents import views as incidents
+    from monitoring import views_cases as cases
+    from monitoring import views_detection as detection
     from notifications import channel_views as channels
     from notifications import views as notifications
     from organisations import views as organisations
@@ -59,6 +61,12 @@ def build_router() -> V1Router:
     router.register_tenant("severities", incidents.SeverityViewSet, "severities")
     router.register_tenant("incidents", incidents.IncidentViewSet, "incidents")
     router.register_tenant("tasks", incidents.TaskViewSet, "tasks")
+    router.register_tenant("rules", detection.RuleViewSet, "rules")
+    router.register_tenant("signals", detection.SignalViewSet, "signals")
+    router.register_tenant("cases", cases.CaseViewSet, "cases")
+    router.register_tenant(
+        "incident-mentions", detection.IncidentMentionViewSet, "incident-mentions"
+    )
     router.register_tenant("webhooks", notifications.WebhookEndpointViewSet, "webhooks")
     router.register_tenant(
         "webhook-deliveries", notifications.WebhookMessageViewSet, "webhook-deliveries"

@@ -55,6 +55,9 @@ class Mention(TenantModel):
     assignee = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    case = models.ForeignKey(
+        "monitoring.Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="mentions"
+    )
 
     class Meta:
         ordering = ("-posted_at", "-id")
