@@ -313,7 +313,8 @@ def _measure_hits(rule: DetectionRule, mentions: QuerySet[Mention], now: datetim
 def rule_measure(rule: DetectionRule, *, now: datetime | None = None) -> Measurement:
     """Compute the rule's metric over its window (and baseline) right now, in the database."""
     now = now or timezone.now()
-    source_ids = list(rule.sources.values_list("pk", flat=True))
+    watched = DetectionRule.sources.through.objects.filter(detectionrule_id=rule.pk)
+    source_ids = list(watched.values_list("source_id", flat=True))
     mentions = _scoped_mentions(rule, source_ids)
     if rule.metric == R.Metric.NEGATIVE_VOLUME:
         measurement = _measure_volume(rule, mentions, now)
@@ -410,6 +411,7 @@ def rule_evaluate(*, rule_id: Any, now: datetime | None = None) -> Signal | None
         rule.save(update_fields=("last_evaluated_at", "last_fired_at"))
         signal.rule = rule
         signal_act(signal=signal, rule=rule)
+        signal.refresh_from_db()
         return signal
 
 
