@@ -117,9 +117,11 @@ def test_the_ingest_hook_groups_now_and_evaluates_after_commit(
     from unittest import mock
 
     mentions = add_mentions(org, 2, at=T0, author_id="9")
-    with mock.patch("monitoring.tasks_detection.rules_evaluate_task.delay") as delay:
-        with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-            after_ingest(org.pk, ids(mentions))
+    with (
+        mock.patch("monitoring.tasks_detection.rules_evaluate_task.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),  # type: ignore[operator]
+    ):
+        after_ingest(org.pk, ids(mentions))
     delay.assert_called_once_with(str(org.pk))
     assert Case.all_tenants.get().mention_count == 2
 
@@ -253,7 +255,8 @@ def test_case_link_mentions_and_list_query_counts(
     case = Case.all_tenants.first()
     assert case is not None
     thread = admin.get(case_url(case, "mentions")).json()["results"]
-    assert len(thread) == 2 and all(m["author_handle"] == case.author_handle for m in thread)
+    assert len(thread) == 2
+    assert all(m["author_handle"] == case.author_handle for m in thread)
     unlinked = admin.post(case_url(case, "link"), {"incident": None}, format="json")
     assert unlinked.json()["incident"] is None
     linked = admin.post(case_url(case, "link"), {"incident": str(incident.pk)}, format="json")

@@ -89,7 +89,7 @@ def test_below_minimum_volume_nothing_fires_however_steep(
     org: Organisation, clock: time_machine.Traveller, unscoped: None
 ) -> None:
     rule = spike_rule(org, min_volume=10)
-    add_mentions(org, 9, at=T0)  # 9× a quiet baseline, but only 9 posts
+    add_mentions(org, 9, at=T0)  # 9 times a quiet baseline, but only 9 posts
     assert rule_evaluate(rule_id=rule.pk) is None
     add_mentions(org, 1, at=T0)
     assert rule_evaluate(rule_id=rule.pk) is not None
@@ -100,7 +100,7 @@ def test_quiet_baseline_counts_as_one_per_window(
 ) -> None:
     rule = spike_rule(org, threshold=5.0, min_volume=1)
     add_mentions(org, 4, at=T0)
-    assert rule_evaluate(rule_id=rule.pk) is None  # 4 after nothing is not 5× "one"
+    assert rule_evaluate(rule_id=rule.pk) is None  # 4 after nothing is not 5 times "one"
     add_mentions(org, 1, at=T0)
     assert rule_evaluate(rule_id=rule.pk) is not None
 
@@ -128,7 +128,8 @@ def test_zscore_on_a_flat_baseline_uses_poisson_noise(
     baseline(org, [4, 4, 4, 4], timedelta(hours=1))  # std 0: sigma = sqrt(4) = 2
     add_mentions(org, 10, at=T0)
     signal = rule_evaluate(rule_id=rule.pk)
-    assert signal is not None and signal.breakdown["sigma"] == 2
+    assert signal is not None
+    assert signal.breakdown["sigma"] == 2
 
 
 def test_mentions_outside_the_rules_sources_and_languages_do_not_count(
@@ -142,7 +143,8 @@ def test_mentions_outside_the_rules_sources_and_languages_do_not_count(
     assert rule_evaluate(rule_id=rule.pk) is None
     add_mentions(org, 10, at=T0, source=watched, language="pl")
     signal = rule_evaluate(rule_id=rule.pk)
-    assert signal is not None and signal.observed == 10
+    assert signal is not None
+    assert signal.observed == 10
 
 
 def test_negative_share_threshold(
@@ -190,7 +192,8 @@ def test_high_reach_negative_needs_a_big_audience_and_negativity(
     assert rule_evaluate(rule_id=rule.pk) is None
     [critic] = add_mentions(org, 1, at=T0, author_followers=120_000)
     signal = rule_evaluate(rule_id=rule.pk)
-    assert signal is not None and signal.sample_mention_ids == [str(critic.pk)]
+    assert signal is not None
+    assert signal.sample_mention_ids == [str(critic.pk)]
 
 
 def test_monitor_mode_records_what_would_have_fired_and_does_nothing(
@@ -205,7 +208,9 @@ def test_monitor_mode_records_what_would_have_fired_and_does_nothing(
     )
     add_mentions(org, 30, at=T0)
     signal = rule_evaluate(rule_id=rule.pk)
-    assert signal is not None and signal.mode == "monitor" and signal.status == "new"
+    assert signal is not None
+    assert signal.mode == "monitor"
+    assert signal.status == "new"
     assert event_types(org, "signal.") == ["signal.monitored"]
     assert not Incident.all_tenants.exists()
     assert rule_evaluate(rule_id=rule.pk) is None  # the cooldown applies to monitoring too
@@ -252,7 +257,8 @@ def test_auto_declare_opens_an_incident_once_and_joins_it_later(
     )
     add_mentions(org, 30, at=T0)
     signal = rule_evaluate(rule_id=rule.pk)
-    assert signal is not None and signal.status == "escalated"
+    assert signal is not None
+    assert signal.status == "escalated"
     incident = Incident.all_tenants.get()
     assert (incident.status, incident.source) == ("active", "signal")
     assert (incident.crisis_type, incident.severity) == (crisis_type, severity_of(org))
@@ -282,7 +288,8 @@ def test_auto_declare_with_a_deactivated_type_leaves_the_signal_for_triage(
     crisis_type.save()
     add_mentions(org, 30, at=T0)
     signal = rule_evaluate(rule_id=rule.pk)
-    assert signal is not None and signal.status == "new"
+    assert signal is not None
+    assert signal.status == "new"
     assert event_types(org, "signal.") == ["signal.created", "signal.action_failed"]
     assert not Incident.all_tenants.exists()
 
@@ -293,7 +300,8 @@ def test_link_action_joins_the_open_incident(
     rule = spike_rule(org, action=R.Action.LINK_INCIDENT)
     add_mentions(org, 30, at=T0)
     lonely = rule_evaluate(rule_id=rule.pk)
-    assert lonely is not None and lonely.status == "new"  # no open incident to join
+    assert lonely is not None
+    assert lonely.status == "new"
     incident = make_incident(org)
     make_incident(org, is_drill=True)  # drills are never joined
     clock.shift(timedelta(minutes=61))

@@ -96,7 +96,6 @@ def test_link_to_a_resolved_incident_is_409(
     org: Organisation, manager: APIClient, unscoped: None
 ) -> None:
     from incidents import services
-
     from tests.monitoring_detect.helpers import SYSTEM
 
     incident = make_incident(org)
@@ -223,7 +222,8 @@ def test_rule_crud_and_validation_over_the_api(
     assert_problem(bad, 400, "invalid_rule")
     assert DetectionRule.all_tenants.get().metric == "negative_volume"
     preview = manager.get(f"{url}preview/")
-    assert preview.status_code == 200 and preview.json()["fires"] is False
+    assert preview.status_code == 200
+    assert preview.json()["fires"] is False
     assert manager.delete(url).status_code == 204
     assert event_types(org, "detection_rule.") == [
         "detection_rule.created",
