@@ -358,3 +358,20 @@ def test_contradictory_rule_settings_are_refused(
         rule_create(organisation=org, actor=SYSTEM, **fields)
     assert raised.value.extra["field"].startswith(problem)
     assert not DetectionRule.all_tenants.exists()
+
+
+@pytest.mark.parametrize(("action", "notified"), [(R.Action.NOTIFY, 1), (R.Action.SIGNAL, 0)])
+def test_only_notify_rules_reach_members_through_the_dispatcher(
+    org: Organisation, clock: time_machine.Traveller, action: str, notified: int, unscoped: None
+) -> None:
+    from notifications.models import Notification
+    from notifications.planner import plan_notifications
+    from organisations.models import Event
+    from tests.factories import make_rule as make_notification_rule
+
+    make_notification_rule(org)  # a member with a verified method, all notifiable types
+    rule = spike_rule(org, action=action)
+    add_mentions(org, 30, at=T0)
+    assert rule_evaluate(rule_id=rule.pk) is not None
+    plan_notifications(list(Event.all_tenants.filter(organisation=org, type="signal.created")))
+    assert Notification.all_tenants.count() == notified
