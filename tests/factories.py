@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
+from monitoring.models import Mention, Source, WatchTerm
 from notifications.models import (
     ContactMethod,
     EscalationLevel,
@@ -238,6 +239,43 @@ def make_notification(organisation: Organisation) -> Notification:
     )
 
 
+def make_source(organisation: Organisation, **kwargs: Any) -> Source:
+    """A feed source, created directly: the service resolves the URL's host, tests have no DNS."""
+    n = next(_types)
+    fields: dict[str, Any] = {
+        "kind": Source.Kind.FEED,
+        "name": f"Feed {n}",
+        "config": {"url": f"https://feeds.example.com/{n}.xml"},
+        "next_poll_at": timezone.now(),
+        **kwargs,
+    }
+    return Source.all_tenants.create(organisation=organisation, **fields)
+
+
+def make_watch_term(organisation: Organisation) -> WatchTerm:
+    from monitoring.services import watch_term_create
+
+    return watch_term_create(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        phrase=f"Acme {next(_types)}",
+        kind=WatchTerm.Kind.BRAND,
+    )
+
+
+def make_mention(organisation: Organisation, **kwargs: Any) -> Mention:
+    n = next(_types)
+    fields: dict[str, Any] = {
+        "external_id": f"post-{n}",
+        "text": f"Post number {n} about Acme",
+        "posted_at": timezone.now(),
+        **kwargs,
+    }
+    if "source" not in fields:
+        fields["source"] = make_source(organisation)
+    return Mention.all_tenants.create(organisation=organisation, **fields)
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
@@ -255,4 +293,7 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     NotificationRule: make_rule,
     EscalationPolicy: make_policy,
     Notification: make_notification,
+    Source: make_source,
+    WatchTerm: make_watch_term,
+    Mention: make_mention,
 }

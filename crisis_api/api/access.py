@@ -31,6 +31,11 @@ API_KEY_SCOPES: dict[str, str] = {
     "incidents:write": "Declare incidents and change them (transitions, tasks, notes, review).",
     "webhooks:read": "Read webhook endpoints and their delivery log.",
     "webhooks:write": "Manage webhook endpoints: create, rotate secrets, pause, test, replay.",
+    "sources:read": "Read monitoring sources (with their health) and watch terms.",
+    "sources:write": "Manage sources and watch terms: create, pause, resume, poll now, rotate.",
+    "mentions:read": "Read the mention inbox.",
+    "mentions:write": "Triage mentions: status, flag, assignee.",
+    "mentions:ingest": "Push batches of mentions into a push source.",
 }
 
 
