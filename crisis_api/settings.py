@@ -155,6 +155,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "notifications-deliver": {"task": "notifications.deliver", "schedule": 5.0},
     "notifications-escalate": {"task": "notifications.escalate", "schedule": 15.0},
     "notifications-requeue-stale": {"task": "notifications.requeue_stale", "schedule": 60.0},
+    "monitoring-poll-due": {"task": "monitoring.poll_due", "schedule": 15.0},
 }
 
 # --- Auth ---------------------------------------------------------------------------------------

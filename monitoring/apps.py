@@ -7,7 +7,9 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.services import register_merge_hook
-        from monitoring import tasks_detection  # noqa: F401 - registers the detection tasks
+        from monitoring.services.ingest import register_ingest_hook
         from monitoring.services.signals import move_links_on_merge
+        from monitoring.tasks_detection import after_ingest
 
+        register_ingest_hook(after_ingest)
         register_merge_hook(move_links_on_merge)

@@ -3,12 +3,21 @@
 from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from crisis_api.api.filters import TenantModelChoiceFilter
 from incidents.filters import MemberFilter, VisibleIncidentFilter
 from monitoring.models import Case, DetectionRule, IncidentMention, Signal
+
+
+class MentionIncidentFilter(VisibleIncidentFilter):
+    """`?incident=<id>` on the inbox: mentions attached to the incident as evidence, and the
+    mentions of cases linked to it."""
+
+    def apply(self, qs: QuerySet[Any], target: Any) -> QuerySet[Any]:
+        attached = IncidentMention.all_tenants.filter(mention=OuterRef("pk"), incident=target)
+        return qs.filter(Exists(attached) | Q(case__incident=target))
 
 
 class SignalFilter(django_filters.FilterSet):

@@ -1,4 +1,5 @@
-"""Background work of detection: rule evaluation after ingested batches and every minute."""
+"""Background work of detection (queue `detect`): grouping and rule evaluation after each
+ingested batch, and the minute sweep that moves time-based windows."""
 
 from typing import Any
 
@@ -9,10 +10,12 @@ from crisis_api.tenancy import scopes_disabled
 from monitoring.services import cases, detection
 
 
-@shared_task(name="detection.evaluate", ignore_result=True)
-def rules_evaluate_task(organisation_id: str) -> int:
-    """Evaluate one organisation's rules now (after a batch of its mentions was stored)."""
+@shared_task(name="detection.after_ingest", ignore_result=True, acks_late=True)
+def after_ingest_task(organisation_id: str, mention_ids: list[str]) -> int:
+    """Group a stored batch into cases, then evaluate the organisation's rules. Idempotent:
+    only mentions without a case are grouped, and a rule fires once per cooldown."""
     with scopes_disabled():
+        cases.cases_group(organisation_id=organisation_id, mention_ids=mention_ids)
         return detection.rules_evaluate(organisation_id=organisation_id)
 
 
@@ -24,7 +27,8 @@ def rules_sweep_task() -> int:
 
 
 def after_ingest(organisation_id: Any, mention_ids: list[Any]) -> None:
-    """Ingest hook: group the batch into cases now, in the ingest's transaction, and evaluate
-    the organisation's rules once the batch is committed."""
-    cases.cases_group(organisation_id=organisation_id, mention_ids=mention_ids)
-    transaction.on_commit(lambda: rules_evaluate_task.delay(str(organisation_id)))
+    """Ingest hook: once the batch commits, group and evaluate on the detect queue, off the
+    ingest path (opening cases records an event each). A broker outage is logged, not raised
+    into the committed ingest; the minute sweep still evaluates the rules."""
+    ids = [str(pk) for pk in mention_ids]
+    transaction.on_commit(lambda: after_ingest_task.delay(str(organisation_id), ids), robust=True)

@@ -13,7 +13,15 @@ from django.utils import timezone
 
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
-from monitoring.models import Case, DetectionRule, IncidentMention, Mention, Signal, Source
+from monitoring.models import (
+    Case,
+    DetectionRule,
+    IncidentMention,
+    Mention,
+    Signal,
+    Source,
+    WatchTerm,
+)
 from notifications.models import (
     ContactMethod,
     EscalationLevel,
@@ -239,17 +247,41 @@ def make_notification(organisation: Organisation) -> Notification:
     )
 
 
-def make_source(organisation: Organisation) -> Source:
+def make_source(organisation: Organisation, **kwargs: Any) -> Source:
+    """A feed source, created directly: the service resolves the URL's host, tests have no DNS."""
     n = next(_types)
-    return Source.all_tenants.create(organisation=organisation, kind="push", name=f"Push {n}")
+    fields: dict[str, Any] = {
+        "kind": Source.Kind.FEED,
+        "name": f"Feed {n}",
+        "config": {"url": f"https://feeds.example.com/{n}.xml"},
+        "next_poll_at": timezone.now(),
+        **kwargs,
+    }
+    return Source.all_tenants.create(organisation=organisation, **fields)
 
 
-def make_mention(organisation: Organisation, **fields: Any) -> Mention:
+def make_watch_term(organisation: Organisation) -> WatchTerm:
+    from monitoring.services import watch_term_create
+
+    return watch_term_create(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        phrase=f"Acme {next(_types)}",
+        kind=WatchTerm.Kind.BRAND,
+    )
+
+
+def make_mention(organisation: Organisation, **kwargs: Any) -> Mention:
     n = next(_types)
-    fields.setdefault("source", make_source(organisation))
-    fields.setdefault("posted_at", timezone.now())
-    fields.setdefault("text", f"Post {n} about XYZ")
-    return Mention.all_tenants.create(organisation=organisation, external_id=f"m-{n}", **fields)
+    fields: dict[str, Any] = {
+        "external_id": f"post-{n}",
+        "text": f"Post number {n} about Acme",
+        "posted_at": timezone.now(),
+        **kwargs,
+    }
+    if "source" not in fields:
+        fields["source"] = make_source(organisation)
+    return Mention.all_tenants.create(organisation=organisation, **fields)
 
 
 def make_detection_rule(organisation: Organisation) -> DetectionRule:
@@ -311,6 +343,7 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     EscalationPolicy: make_policy,
     Notification: make_notification,
     Source: make_source,
+    WatchTerm: make_watch_term,
     Mention: make_mention,
     DetectionRule: make_detection_rule,
     Signal: make_signal,

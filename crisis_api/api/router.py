@@ -44,6 +44,7 @@ class V1Router(SimpleRouter):
 
 def build_router() -> V1Router:
     from incidents import views as incidents
+    from monitoring import views as monitoring
     from monitoring import views_cases as cases
     from monitoring import views_detection as detection
     from notifications import channel_views as channels
@@ -79,6 +80,9 @@ def build_router() -> V1Router:
         "escalation-policies", channels.EscalationPolicyViewSet, "escalation-policies"
     )
     router.register_tenant("notifications", channels.NotificationViewSet, "notifications")
+    router.register_tenant("sources", monitoring.SourceViewSet, "sources")
+    router.register_tenant("watch-terms", monitoring.WatchTermViewSet, "watch-terms")
+    router.register_tenant("mentions", monitoring.MentionViewSet, "mentions")
     return router
 
 

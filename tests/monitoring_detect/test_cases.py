@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from incidents import services as incidents
 from monitoring.models import Case, IncidentMention, Mention, Signal
 from monitoring.services.cases import cases_group
-from monitoring.tasks_detection import after_ingest
+from monitoring.tasks_detection import after_ingest, after_ingest_task
 from organisations.models import Event, Organisation, Role
 from tests.factories import make_incident, make_signal, make_source
 from tests.monitoring_detect.helpers import BASE, SYSTEM, add_mentions, event_types
@@ -51,7 +51,7 @@ def test_a_negative_mention_opens_a_case_that_later_mentions_join(
     assert cases_group(organisation_id=org.pk, mention_ids=ids(first + calm)) == 1
 
     case = Case.all_tenants.get()
-    assert (case.platform, case.author_key, case.author_handle) == ("push", "42", "@ann")
+    assert (case.platform, case.author_key, case.author_handle) == ("feed", "42", "@ann")
     assert case.first_response_due_at == T0 + timedelta(minutes=30)
     assert case.mention_count == 2
     assert event_types(org, "case.") == ["case.created"]
@@ -111,18 +111,19 @@ def test_grouping_costs_fixed_queries_plus_one_event_per_opened_case(
     assert len(joined) < len(one)
 
 
-def test_the_ingest_hook_groups_now_and_evaluates_after_commit(
+def test_the_ingest_hook_hands_the_batch_to_the_detect_queue_after_commit(
     org: Organisation, unscoped: None, django_capture_on_commit_callbacks: Callable[..., object]
 ) -> None:
     from unittest import mock
 
     mentions = add_mentions(org, 2, at=T0, author_id="9")
     with (
-        mock.patch("monitoring.tasks_detection.rules_evaluate_task.delay") as delay,
+        mock.patch("monitoring.tasks_detection.after_ingest_task.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),  # type: ignore[operator]
     ):
-        after_ingest(org.pk, ids(mentions))
-    delay.assert_called_once_with(str(org.pk))
+        after_ingest(org.pk, [m.pk for m in mentions])
+    delay.assert_called_once_with(str(org.pk), ids(mentions))
+    assert after_ingest_task(str(org.pk), ids(mentions)) == 0  # no rules; groups the batch
     assert Case.all_tenants.get().mention_count == 2
 
 
@@ -304,3 +305,22 @@ def test_incident_mentions_api_links_once_and_shows_on_the_timeline(
     assert "incident.mention_linked" in [e["type"] for e in timeline["results"]]
     assert admin.delete(f"{BASE}/incident-mentions/{listed[0]['id']}/").status_code == 204
     assert not IncidentMention.all_tenants.exists()
+
+
+def test_inbox_filters_by_case_and_by_incident(
+    org: Organisation, admin: APIClient, unscoped: None
+) -> None:
+    incident = make_incident(org)
+    thread = add_mentions(org, 2, at=T0, author_id="42")
+    [evidence] = add_mentions(org, 1, at=T0, author_id="", author_handle="")
+    add_mentions(org, 3, at=T0, label="positive")
+    cases_group(organisation_id=org.pk, mention_ids=ids([*thread, evidence]))
+    case = Case.all_tenants.get()
+    listed = admin.get(f"{BASE}/mentions/?case={case.pk}").json()["results"]
+    assert sorted(m["id"] for m in listed) == sorted(ids(thread))
+    assert {m["case"] for m in listed} == {str(case.pk)}
+    assert admin.get(f"{BASE}/mentions/?incident={incident.pk}").json()["results"] == []
+    admin.post(case_url(case, "link"), {"incident": str(incident.pk)}, format="json")
+    IncidentMention.all_tenants.create(organisation=org, incident=incident, mention=evidence)
+    listed = admin.get(f"{BASE}/mentions/?incident={incident.pk}").json()["results"]
+    assert sorted(m["id"] for m in listed) == sorted(ids([*thread, evidence]))

@@ -1,0 +1,319 @@
+"""Lexicon sentiment with negation, intensifiers, contrast and emphasis, for EN and PL.
+
+English valences are VADER's lexicon (read from the installed vaderSentiment package); Polish
+valences are polvader's lemma lexicon (data/pl_valence.tsv), looked up by simplemma lemma. The rule
+layer (negation scope, boosters, "but"/"ale" contrast, capitals, exclamation marks) is ours.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from importlib import resources
+from typing import Any
+
+from monitoring.scoring.lemmas import lemma_pl
+from monitoring.scoring.text import Token, fold
+
+ALPHA = 15.0  # normalisation: compound = s / sqrt(s^2 + ALPHA)
+NEGATION_SCALAR = -0.74
+BOOST = 0.293
+CAPS_BOOST = 0.733
+EXCLAMATION_BOOST = 0.292
+NEGATION_WINDOW = 3
+CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
+PL_DEAD_ZONE = 0.8
+PL_MIN_VALENCE = 0.2  # weaker Polish entries are mostly noise
+PL_EXPANDED_SCALE = 1.0  # k-NN-expanded Polish entries (not hand-rated) count this much
+
+
+def _vader_files() -> tuple[str, str]:
+    pkg = resources.files("vaderSentiment")
+    return (
+        pkg.joinpath("vader_lexicon.txt").read_text("utf-8"),
+        pkg.joinpath("emoji_utf8_lexicon.txt").read_text("utf-8"),
+    )
+
+
+def _load_en() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """VADER words, emoticons (non-alphabetic entries) and emoji valued by their descriptions."""
+    lexicon_text, emoji_text = _vader_files()
+    words: dict[str, float] = {}
+    emoticons: dict[str, float] = {}
+    for line in lexicon_text.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2:
+            continue
+        key, value = parts[0].strip(), float(parts[1])
+        if re.fullmatch(r"[a-z]+(?:'[a-z]+)?", key):
+            words[key] = value
+        elif not key.isalnum():
+            emoticons[key] = value
+    emoji: dict[str, float] = {}
+    for line in emoji_text.splitlines():
+        char, _, description = line.partition("\t")
+        values = [words[w] for w in description.lower().split() if w in words]
+        if char and values:
+            emoji[char] = max(-3.0, min(3.0, sum(values)))
+    return words, emoticons, emoji
+
+
+def _load_pl() -> tuple[dict[str, float], dict[str, float]]:
+    """Polish lemma valences, and the same keyed by diacritic-free lemma for unaccented text."""
+    text = resources.files("monitoring.scoring").joinpath("data/pl_valence.tsv").read_text("utf-8")
+    lemmas: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        lemma, raw, origin = line.split("\t")
+        value = float(raw) * (PL_EXPANDED_SCALE if origin == "expanded" else 1.0)
+        # Word norms rate words out of context ("sklep" 0.76): only the excess over a dead zone
+        # carries sentiment in a sentence.
+        value = math.copysign(max(0.0, abs(value) - PL_DEAD_ZONE), value)
+        if abs(value) >= PL_MIN_VALENCE:
+            lemmas[lemma] = round(value, 3)
+    folded: dict[str, float] = {}
+    for lemma, valence in lemmas.items():
+        folded.setdefault(fold(lemma), valence)
+    return lemmas, folded
+
+
+EN_WORDS, EMOTICONS, EMOJI = _load_en()
+PL_LEMMAS, PL_FOLDED = _load_pl()
+_EMOJI_RE = re.compile("|".join(re.escape(e) for e in sorted(EMOJI, key=len, reverse=True)))
+
+EN_NEGATORS = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "none",
+        "nobody",
+        "nothing",
+        "nowhere",
+        "neither",
+        "nor",
+        "without",
+        "cannot",
+        "cant",
+        "dont",
+        "doesnt",
+        "didnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "wont",
+        "wouldnt",
+        "shouldnt",
+        "couldnt",
+        "hasnt",
+        "havent",
+        "hadnt",
+        "aint",
+        "nope",
+    ]
+)
+EN_BOOSTERS = {
+    **dict.fromkeys(
+        [
+            "absolutely",
+            "amazingly",
+            "awfully",
+            "completely",
+            "deeply",
+            "enormously",
+            "entirely",
+            "especially",
+            "exceptionally",
+            "extremely",
+            "fully",
+            "greatly",
+            "highly",
+            "hugely",
+            "incredibly",
+            "intensely",
+            "particularly",
+            "purely",
+            "really",
+            "remarkably",
+            "so",
+            "substantially",
+            "thoroughly",
+            "totally",
+            "tremendously",
+            "truly",
+            "unbelievably",
+            "utterly",
+            "very",
+            "super",
+            "most",
+            "more",
+        ],
+        BOOST,
+    ),
+    **dict.fromkeys(
+        [
+            "almost",
+            "barely",
+            "hardly",
+            "kinda",
+            "less",
+            "little",
+            "marginally",
+            "slightly",
+            "somewhat",
+            "sorta",
+            "partly",
+            "scarcely",
+            "occasionally",
+        ],
+        -BOOST,
+    ),
+}
+EN_CONTRAST = frozenset({"but", "however", "yet"})
+# Polish rule words are matched on folded lemmas, so "żadnego" and "zadnego" both negate.
+PL_NEGATORS = frozenset(
+    {"nie", "ani", "bez", "nigdy", "zaden", "wcale", "nic", "nikt", "brak", "niezbyt", "zero"}
+)
+PL_BOOSTERS = {
+    **dict.fromkeys(
+        [
+            "bardzo",
+            "mega",
+            "strasznie",
+            "okropnie",
+            "naprawde",
+            "niesamowicie",
+            "totalnie",
+            "kompletnie",
+            "calkowicie",
+            "wyjatkowo",
+            "niezwykle",
+            "szalenie",
+            "ogromnie",
+            "niezmiernie",
+            "najbardziej",
+            "bardziej",
+            "zupelnie",
+            "absolutnie",
+            "ultra",
+            "mocno",
+            "potwornie",
+            "cholernie",
+            "serio",
+        ],
+        BOOST,
+    ),
+    **dict.fromkeys(["troche", "nieco", "dosc", "raczej", "lekko", "prawie", "ledwo"], -BOOST),
+}
+PL_CONTRAST = frozenset({"ale", "jednak", "lecz", "natomiast", "jednakze", "chociaz"})
+
+
+def _valence(token: Token, lang: str) -> float:
+    """Lexicon valence of one word in the given language (0 when unknown)."""
+    if lang == "pl":
+        lemma = lemma_pl(token.low)
+        value = PL_LEMMAS.get(lemma) or PL_LEMMAS.get(token.low)
+        if value is None and lemma == token.low:
+            value = PL_FOLDED.get(token.folded)
+        return value or 0.0
+    if lang == "en":
+        return EN_WORDS.get(token.low, 0.0)
+    return EN_WORDS.get(token.low) or (_valence(token, "pl") if len(token.folded) > 3 else 0.0)
+
+
+def _rule_key(token: Token, lang: str) -> str:
+    if lang == "pl":
+        return fold(lemma_pl(token.low))
+    return token.folded.replace("'", "")
+
+
+def score(text: str, tokens: list[Token], lang: str) -> tuple[float, list[dict[str, Any]]]:
+    """Compound sentiment in [-1, 1] and the per-word contributions that produced it."""
+    negators, boosters, contrast = (
+        (PL_NEGATORS, PL_BOOSTERS, PL_CONTRAST)
+        if lang == "pl"
+        else (EN_NEGATORS, EN_BOOSTERS, EN_CONTRAST)
+    )
+    shouting_text = text.isupper()
+    keys = [_rule_key(t, lang) for t in tokens]
+    negation = [
+        k in negators or (lang != "pl" and t.low.endswith("n't"))
+        for k, t in zip(keys, tokens, strict=True)
+    ]
+    contrast_at = max((i for i, k in enumerate(keys) if k in contrast), default=-1)
+    contributions: list[dict[str, Any]] = []
+    total = 0.0
+    for i, token in enumerate(tokens):
+        key = keys[i]
+        if key in negators or key in boosters or key in contrast:
+            continue
+        base = _valence(token, lang)
+        if not base:
+            continue
+        value = base
+        modifiers: list[str] = []
+        sign = 1.0 if base > 0 else -1.0
+        if not shouting_text and len(token.raw) > 1 and token.raw.isupper():
+            value += sign * CAPS_BOOST
+            modifiers.append("capitals")
+        for distance, j in enumerate(range(i - 1, max(-1, i - 1 - NEGATION_WINDOW), -1)):
+            boost = boosters.get(keys[j])
+            if boost:
+                value += sign * boost * (1.0 - 0.05 * distance)
+                modifiers.append(f"{'intensifier' if boost > 0 else 'dampener'}:{tokens[j].raw}")
+        negated = next(
+            (tokens[j].raw for j in range(max(0, i - NEGATION_WINDOW), i) if negation[j]),
+            None,
+        )
+        if negated is not None:
+            value *= NEGATION_SCALAR
+            modifiers.append(f"negation:{negated}")
+        if contrast_at >= 0:
+            value *= CONTRAST_BEFORE if i < contrast_at else CONTRAST_AFTER
+            modifiers.append("before-contrast" if i < contrast_at else "after-contrast")
+        total += value
+        contributions.append(
+            {
+                "token": token.raw,
+                "start": token.start,
+                "end": token.end,
+                "valence": round(value, 3),
+                "base": base,
+                "modifiers": modifiers,
+            }
+        )
+    for match in _EMOJI_RE.finditer(text):
+        value = EMOJI[match.group()]
+        total += value
+        contributions.append(
+            {
+                "token": match.group(),
+                "start": match.start(),
+                "end": match.end(),
+                "valence": value,
+                "base": value,
+                "modifiers": ["emoji"],
+            }
+        )
+    for chunk in re.finditer(r"\S+", text):
+        emoticon = EMOTICONS.get(chunk.group()) or EMOTICONS.get(chunk.group().lower())
+        if emoticon:
+            value = emoticon
+            total += value
+            contributions.append(
+                {
+                    "token": chunk.group(),
+                    "start": chunk.start(),
+                    "end": chunk.end(),
+                    "valence": value,
+                    "base": value,
+                    "modifiers": ["emoticon"],
+                }
+            )
+    if total:
+        bangs = min(text.count("!"), 4)
+        total += math.copysign(bangs * EXCLAMATION_BOOST, total)
+    compound = total / math.sqrt(total * total + ALPHA)
+    return round(max(-1.0, min(1.0, compound)), 4), contributions

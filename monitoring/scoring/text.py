@@ -1,0 +1,79 @@
+"""Text normalisation shared by the scorers: length-preserving folding and offset-keeping tokens."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import NamedTuple
+
+
+def _build_fold_table() -> dict[int, str]:
+    """Map each character to one lower-case, diacritic-free character where that keeps length."""
+    table: dict[int, str] = {}
+    for code in range(0x41, 0x2000):
+        char = chr(code)
+        lowered = char.lower()
+        if len(lowered) != 1:
+            continue
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", lowered) if not unicodedata.combining(c)
+        )
+        folded = base if len(base) == 1 else lowered
+        if folded != char:
+            table[code] = folded
+    # Letters with a stroke do not decompose under NFKD.
+    for src, dst in {"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o"}.items():
+        table[ord(src)] = dst
+    # Typographic apostrophes (U+2019, U+02BC) fold to ASCII ones.
+    table[0x2019] = "'"
+    table[0x02BC] = "'"
+    return table
+
+
+_FOLD_TABLE = _build_fold_table()
+_LOWER_TABLE = {
+    code: chr(code).lower()
+    for code in range(0x41, 0x2000)
+    if len(chr(code).lower()) == 1 and chr(code).lower() != chr(code)
+}
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip diacritics, one character for one, so offsets stay valid."""
+    return text.translate(_FOLD_TABLE)
+
+
+def lower(text: str) -> str:
+    """Lower-case one character for one (keeps Polish diacritics; offsets stay valid)."""
+    return text.translate(_LOWER_TABLE)
+
+
+class Token(NamedTuple):
+    """A word of the text: its span in the original, its lower-cased and folded forms."""
+
+    start: int
+    end: int
+    raw: str
+    low: str
+    folded: str
+
+
+WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# Links, @handles, HTML entities and placeholders are not words of the message.
+NOISE_RE = re.compile(r"https?://\S+|www\.\S+|@\w+|&#?\w+;|\{\w+\}|\[\w+\]")
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * (match.end() - match.start())
+
+
+def tokenize(text: str, *, social: bool = True) -> list[Token]:
+    """Word tokens with exact spans (apostrophes inside a word kept); `social` skips links,
+    @handles and HTML entities."""
+    low = lower(text).replace("\u2019", "'")
+    folded = fold(text)
+    searched = NOISE_RE.sub(_blank, folded) if social else folded
+    return [
+        Token(m.start(), m.end(), text[m.start() : m.end()], low[m.start() : m.end()], m.group())
+        for m in WORD_RE.finditer(searched)
+    ]
