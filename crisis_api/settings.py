@@ -157,6 +157,11 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "notifications-requeue-stale": {"task": "notifications.requeue_stale", "schedule": 60.0},
     "monitoring-poll-due": {"task": "monitoring.poll_due", "schedule": 15.0},
 }
+if ENVIRONMENT == "development":  # `make run`: the demo wave's replay (manage.py demo_wave)
+    CELERY_BEAT_SCHEDULE["monitoring-demo-replay"] = {
+        "task": "monitoring.demo_replay",
+        "schedule": 3.0,
+    }
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

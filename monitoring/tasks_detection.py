@@ -26,6 +26,15 @@ def rules_sweep_task() -> int:
         return detection.rules_sweep()
 
 
+@shared_task(name="monitoring.demo_replay", ignore_result=True)
+def demo_replay_task() -> int:
+    """Push the demo wave's posts whose time has come (development only, see settings)."""
+    from monitoring.demo.replay import demo_replay
+
+    with scopes_disabled():
+        return demo_replay()
+
+
 def after_ingest(organisation_id: Any, mention_ids: list[Any]) -> None:
     """Ingest hook: once the batch commits, group and evaluate on the detect queue, off the
     ingest path (opening cases records an event each). A broker outage is logged, not raised
