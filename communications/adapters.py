@@ -99,24 +99,42 @@ class MastodonAdapter:
             "visibility": "public",
             "language": message.language,
         }
+        auth = {"Authorization": f"Bearer {decrypt(account.credential_ciphertext)}"}
         reply = message.reply_to.get(Channel.MASTODON)
         if reply:
-            form["in_reply_to_id"] = reply["status_id"]
+            form["in_reply_to_id"] = reply.get("status_id") or self._local_id(
+                account, reply["url"], auth
+            )
         response = _call(
             "mastodon",
             "POST",
             account.base_url.rstrip("/") + "/api/v1/statuses",
             json=form,
-            headers={
-                "Authorization": f"Bearer {decrypt(account.credential_ciphertext)}",
-                # Mastodon returns the first status for a repeated key (kept for an hour).
-                "Idempotency-Key": str(publication.pk),
-            },
+            # Mastodon returns the first status for a repeated key (kept for an hour).
+            headers={**auth, "Idempotency-Key": str(publication.pk)},
         )
         if response.status_code != 200:
             raise _platform_error("mastodon", response)
         status = response.json()
         return Sent(str(status["id"]), str(status.get("url") or status.get("uri") or ""))
+
+    @staticmethod
+    def _local_id(account: ChannelAccount, url: str, auth: dict[str, str]) -> str:
+        """The id our instance knows a (possibly remote) post by: GET /api/v2/search with
+        resolve=true (https://docs.joinmastodon.org/methods/search/#v2)."""
+        response = _call(
+            "mastodon",
+            "GET",
+            account.base_url.rstrip("/") + "/api/v2/search",
+            params={"q": url, "type": "statuses", "resolve": "true", "limit": 1},
+            headers=auth,
+        )
+        if response.status_code != 200:
+            raise _platform_error("mastodon", response)
+        statuses = response.json().get("statuses") or []
+        if not statuses:
+            raise PublishError(f"mastodon: the post replied to was not found: {url}", retryable=False)
+        return str(statuses[0]["id"])
 
 
 def tid_for(publication: Publication) -> str:
@@ -164,10 +182,7 @@ class BlueskyAdapter:
         }
         reply = message.reply_to.get(Channel.BLUESKY)
         if reply:
-            parent = {"uri": reply["uri"], "cid": reply["cid"]}
-            root = {"uri": reply.get("root_uri") or reply["uri"],
-                    "cid": reply.get("root_cid") or reply["cid"]}
-            record["reply"] = {"root": root, "parent": parent}
+            record["reply"] = self._reply_refs(base, reply, headers)
         created = _call(
             "bluesky",
             "POST",
@@ -178,6 +193,33 @@ class BlueskyAdapter:
         if created.status_code != 200:
             raise _platform_error("bluesky", created)
         return Sent(created.json()["uri"], self._web_url(did, rkey))
+
+    @staticmethod
+    def _reply_refs(base: str, reply: dict[str, str], headers: dict[str, str]) -> dict[str, Any]:
+        """Strong refs to the parent and the thread's root; what the mention did not record
+        (cid, root) comes from app.bsky.feed.getPosts, which the PDS proxies to the AppView."""
+        parent = {"uri": reply["uri"], "cid": reply.get("cid", "")}
+        root = {"uri": reply.get("root_uri", ""), "cid": reply.get("root_cid", "")}
+        if not parent["cid"] or not root["uri"]:
+            found = _call(
+                "bluesky",
+                "GET",
+                f"{base}/xrpc/app.bsky.feed.getPosts",
+                params={"uris": reply["uri"]},
+                headers=headers,
+            )
+            if found.status_code != 200:
+                raise _platform_error("bluesky", found)
+            posts = found.json().get("posts") or []
+            if not posts:
+                raise PublishError(f"bluesky: the post replied to is gone: {reply['uri']}",
+                                   retryable=False)
+            parent["cid"] = parent["cid"] or str(posts[0]["cid"])
+            thread = (posts[0].get("record") or {}).get("reply") or {}
+            root = dict(thread.get("root") or {}) or root
+        if not root.get("uri"):
+            root = dict(parent)
+        return {"root": {"uri": root["uri"], "cid": root["cid"]}, "parent": parent}
 
     @staticmethod
     def _web_url(did: str, rkey: str) -> str:

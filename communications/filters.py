@@ -6,14 +6,16 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from communications.models import Channel, Language, Message, MessageKind, MessageTemplate
+from crisis_api.api.filters import TenantModelChoiceFilter
 from incidents.filters import VisibleIncidentFilter
+from monitoring.models import Case
 
 
 class MessageFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Message.Status.choices)
     kind = django_filters.MultipleChoiceFilter(choices=MessageKind.choices)
     incident = VisibleIncidentFilter(field_name="incident")
-    case = django_filters.UUIDFilter(field_name="case_id")
+    case = TenantModelChoiceFilter(Case, field_name="case")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, method="filter_channel")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

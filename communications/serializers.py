@@ -24,6 +24,7 @@ from communications.templating import VARIABLES
 from crisis_api.api.serializers import StrictInput, TenantRelatedField
 from incidents.models import Incident, IncidentRole, Severity
 from incidents.selectors import incident_visible
+from monitoring.models import Case
 from organisations.models import Role
 from organisations.serializers import UserOutput
 
@@ -51,6 +52,7 @@ class TemplateOutput(serializers.Serializer[Any]):
     title = serializers.CharField()
     body = serializers.CharField()
     variables = serializers.ListField(child=serializers.CharField())
+    closes_the_loop = serializers.BooleanField()
     requires_legal_approval = serializers.BooleanField()
     legal_status = serializers.ChoiceField(
         choices=[("not_required",) * 2, ("pending",) * 2, ("approved",) * 2, ("expired",) * 2]
@@ -71,6 +73,7 @@ class TemplateInput(StrictInput):
     language = serializers.ChoiceField(choices=Language.choices, required=False)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     body = serializers.CharField(max_length=20_000)
+    closes_the_loop = serializers.BooleanField(required=False)
     requires_legal_approval = serializers.BooleanField(required=False)
     is_active = serializers.BooleanField(required=False)
 
@@ -241,6 +244,15 @@ class FromTemplateInput(StrictInput):
         child=serializers.EmailField(), required=False, max_length=500
     )
     reply_to = serializers.DictField(required=False)
+
+
+class FromCaseInput(StrictInput):
+    case = TenantRelatedField(Case)
+    template = TenantRelatedField(MessageTemplate, required=False, allow_null=True, default=None)
+    body = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    values = serializers.DictField(
+        child=serializers.CharField(max_length=500, allow_blank=True), required=False, default=dict
+    )
 
 
 class CommentInput(StrictInput):

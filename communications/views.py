@@ -32,6 +32,7 @@ from communications.serializers import (
     ChannelAccountOutput,
     CheckOutput,
     CommentInput,
+    FromCaseInput,
     FromTemplateInput,
     LegalApproveInput,
     MessageDetailOutput,
@@ -195,6 +196,7 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
         "retrieve": READ,
         "create": allow(AUTHORS, "messages:write"),
         "from_template": allow(AUTHORS, "messages:write"),
+        "from_case": allow(AUTHORS, "messages:write"),
         "partial_update": allow(AUTHORS, "messages:write"),
         "submit": allow(AUTHORS, "messages:write"),
         "withdraw": allow(AUTHORS, "messages:write"),
@@ -261,6 +263,15 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
         message = services.message_draft_from_template(
             organisation=self.organisation, actor=self.actor, **data.validated_data
         )
+        return self.detail_response(message, status.HTTP_201_CREATED)
+
+    @extend_schema(request=FromCaseInput, responses={201: MessageDetailOutput})
+    @action(detail=False, methods=["post"], url_path="from-case")
+    def from_case(self, request: Request, org: str) -> Response:
+        """Draft a personalised reply to a complaint case's latest post."""
+        data = FromCaseInput(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        message = services.message_reply_from_case(actor=self.actor, **data.validated_data)
         return self.detail_response(message, status.HTTP_201_CREATED)
 
     @extend_schema(request=MessageUpdateInput, responses=MessageDetailOutput, parameters=[IF_MATCH])

@@ -150,6 +150,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "incidents-public-updates": {"task": "incidents.sweep_public_updates", "schedule": 60.0},
     "playbooks-overdue-steps": {"task": "playbooks.sweep_overdue_steps", "schedule": 60.0},
     "playbooks-review-due": {"task": "playbooks.sweep_review_due", "schedule": 3600.0},
+    "detection-sweep": {"task": "detection.sweep", "schedule": 60.0},
     "notifications-relay": {"task": "notifications.relay", "schedule": 10.0},
     "webhooks-deliver": {"task": "webhooks.deliver", "schedule": 5.0},
     "webhooks-requeue-stale": {"task": "webhooks.requeue_stale", "schedule": 60.0},
@@ -159,7 +160,13 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "communications-publish-due": {"task": "communications.publish_due", "schedule": 15.0},
     "communications-expire": {"task": "communications.expire", "schedule": 60.0},
     "communications-requeue": {"task": "communications.requeue_publishing", "schedule": 120.0},
+    "monitoring-poll-due": {"task": "monitoring.poll_due", "schedule": 15.0},
 }
+if ENVIRONMENT == "development":  # `make run`: the demo wave's replay (manage.py demo_wave)
+    CELERY_BEAT_SCHEDULE["monitoring-demo-replay"] = {
+        "task": "monitoring.demo_replay",
+        "schedule": 3.0,
+    }
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

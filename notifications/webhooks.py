@@ -62,6 +62,11 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "playbook_run.step_overdue",
     "playbook_run.completed",
     "drill.completed",
+    "signal.created",
+    "signal.escalated",
+    "case.created",
+    "case.responded",
+    "case.resolved",
     "webhook.test",
 )
 RETRY_SCHEDULE_SECONDS: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)

@@ -21,6 +21,15 @@ from communications.models import (
 )
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
+from monitoring.models import (
+    Case,
+    DetectionRule,
+    IncidentMention,
+    Mention,
+    Signal,
+    Source,
+    WatchTerm,
+)
 from notifications.models import (
     ContactMethod,
     EscalationLevel,
@@ -361,6 +370,84 @@ def make_training_record(organisation: Organisation) -> TrainingRecord:
     return TrainingRecord.all_tenants.get(drill=drill)
 
 
+def make_source(organisation: Organisation, **kwargs: Any) -> Source:
+    """A feed source, created directly: the service resolves the URL's host, tests have no DNS."""
+    n = next(_types)
+    fields: dict[str, Any] = {
+        "kind": Source.Kind.FEED,
+        "name": f"Feed {n}",
+        "config": {"url": f"https://feeds.example.com/{n}.xml"},
+        "next_poll_at": timezone.now(),
+        **kwargs,
+    }
+    return Source.all_tenants.create(organisation=organisation, **fields)
+
+
+def make_watch_term(organisation: Organisation) -> WatchTerm:
+    from monitoring.services import watch_term_create
+
+    return watch_term_create(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        phrase=f"Acme {next(_types)}",
+        kind=WatchTerm.Kind.BRAND,
+    )
+
+
+def make_mention(organisation: Organisation, **kwargs: Any) -> Mention:
+    n = next(_types)
+    fields: dict[str, Any] = {
+        "external_id": f"post-{n}",
+        "text": f"Post number {n} about Acme",
+        "posted_at": timezone.now(),
+        **kwargs,
+    }
+    if "source" not in fields:
+        fields["source"] = make_source(organisation)
+    return Mention.all_tenants.create(organisation=organisation, **fields)
+
+
+def make_detection_rule(organisation: Organisation) -> DetectionRule:
+    return DetectionRule.all_tenants.create(
+        organisation=organisation, name=f"Rule {next(_types)}", metric="negative_volume"
+    )
+
+
+def make_signal(organisation: Organisation) -> Signal:
+    rule = make_detection_rule(organisation)
+    now = timezone.now()
+    return Signal.all_tenants.create(
+        organisation=organisation,
+        rule=rule,
+        rule_name=rule.name,
+        metric=rule.metric,
+        mode="active",
+        dedupe_key=f"{rule.pk}:1",
+        window_start=now,
+        window_end=now,
+        observed=12,
+        baseline=2,
+        score=6,
+    )
+
+
+def make_case(organisation: Organisation) -> Case:
+    return Case.all_tenants.create(
+        organisation=organisation,
+        platform="mastodon",
+        author_key=f"author-{next(_types)}",
+        author_handle="@angry@example.social",
+    )
+
+
+def make_incident_mention(organisation: Organisation) -> IncidentMention:
+    return IncidentMention.all_tenants.create(
+        organisation=organisation,
+        incident=make_incident(organisation),
+        mention=make_mention(organisation),
+    )
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
@@ -388,4 +475,11 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     PlaybookRun: make_run,
     Drill: make_drill,
     TrainingRecord: make_training_record,
+    Source: make_source,
+    WatchTerm: make_watch_term,
+    Mention: make_mention,
+    DetectionRule: make_detection_rule,
+    Signal: make_signal,
+    Case: make_case,
+    IncidentMention: make_incident_mention,
 }

@@ -55,7 +55,14 @@ class Message(TenantModel):  # type: ignore[django-manager-missing]
     incident = models.ForeignKey(
         Incident, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    case_id = models.UUIDField(null=True, blank=True, help_text="The complaint case replied to.")
+    case = models.ForeignKey(
+        "monitoring.Case",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The complaint case replied to.",
+    )
     template = models.ForeignKey(
         MessageTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -78,6 +78,10 @@ class MessageTemplate(TenantModel):
     title = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     variables = models.JSONField(default=list, help_text="Names used in title and body.")
+    closes_the_loop = models.BooleanField(
+        default=False,
+        help_text="Proposed as a reply to every open case of an incident when it is resolved.",
+    )
     requires_legal_approval = models.BooleanField(default=False)
     legal_approved_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

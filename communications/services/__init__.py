@@ -32,8 +32,8 @@ from communications.services.publishing import (
     message_publish,
     message_publish_due_sweep,
     message_requeue_publishing,
-    register_published_hook,
 )
+from communications.services.replies import message_reply_from_case
 from communications.services.setup import (
     banned_term_create,
     banned_term_delete,
@@ -81,7 +81,7 @@ __all__ = [
     "message_submit",
     "message_update",
     "message_withdraw",
-    "register_published_hook",
+    "message_reply_from_case",
     "status_page_get",
     "status_page_update",
     "template_create",

@@ -118,26 +118,23 @@ def _validate_reply_to(kind: str, channels: Sequence[str], reply_to: Mapping[str
             fail("reply_to", f"{platform!r}: replies go to mastodon or bluesky.")
     mastodon = reply_to.get(Channel.MASTODON)
     if mastodon is not None and not (
-        isinstance(mastodon, dict) and _MASTODON_ID.fullmatch(str(mastodon.get("status_id", "")))
+        isinstance(mastodon, dict)
+        and (
+            _MASTODON_ID.fullmatch(str(mastodon.get("status_id", "")))
+            or str(mastodon.get("url", "")).startswith("https://")
+        )
     ):
-        fail("reply_to", "mastodon: give {\"status_id\": \"…\"} of the post replied to.")
+        fail("reply_to", 'mastodon: give {"status_id": "…"} on our instance or the post\'s "url".')
     bluesky = reply_to.get(Channel.BLUESKY)
     if bluesky is not None:
         ok = isinstance(bluesky, dict) and all(
-            isinstance(bluesky.get(k), str) and pattern.fullmatch(bluesky[k])
-            for k, pattern in (("uri", _AT_URI), ("cid", _CID))
+            key not in bluesky
+            or (isinstance(bluesky[key], str) and pattern.fullmatch(bluesky[key]) is not None)
+            for key, pattern in (("uri", _AT_URI), ("cid", _CID), ("root_uri", _AT_URI),
+                                 ("root_cid", _CID))
         )
-        root_ok = isinstance(bluesky, dict) and (
-            "root_uri" not in bluesky
-            or (
-                isinstance(bluesky.get("root_uri"), str)
-                and _AT_URI.fullmatch(bluesky["root_uri"]) is not None
-                and isinstance(bluesky.get("root_cid"), str)
-                and _CID.fullmatch(bluesky["root_cid"]) is not None
-            )
-        )
-        if not (ok and root_ok):
-            fail("reply_to", "bluesky: give {\"uri\": \"at://…\", \"cid\": \"…\"} (and root_uri/root_cid in a thread).")
+        if not (ok and "uri" in bluesky and ("root_uri" in bluesky) == ("root_cid" in bluesky)):
+            fail("reply_to", 'bluesky: give {"uri": "at://…"} (cid, root_uri and root_cid optional).')
     if kind == MessageKind.REPLY:
         for channel in channels:
             if channel not in reply_to:

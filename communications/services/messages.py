@@ -34,6 +34,7 @@ from communications.services.content import validate_content
 from communications.services.templates import template_render
 from crisis_api.api.errors import ConflictError, DomainError, PermissionDeniedError
 from incidents.models import Incident
+from monitoring.models import Case
 from organisations.events import Actor
 from organisations.models import Organisation, User
 
@@ -63,7 +64,7 @@ def message_create(
     organisation: Organisation,
     actor: Actor,
     template: MessageTemplate | None = None,
-    case_id: Any = None,
+    case: Case | None = None,
     **fields: Any,
 ) -> Message:
     """A new draft; its content is validated (channels for the kind, platform limits)."""
@@ -78,7 +79,7 @@ def message_create(
         author_id=actor.user_id,
         author_label=actor.label,
         template=template,
-        case_id=case_id,
+        case=case,
         **fields,
     )
     validate_content(_content(message))
@@ -91,7 +92,7 @@ def message_create(
         "message.created",
         {"channels": message.channels, "content_hash": message.content_hash,
          "template": str(template.pk) if template else None,
-         "case": str(case_id) if case_id else None},
+         "case": str(case.pk) if case else None},
     )
     return message
 

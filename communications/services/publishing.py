@@ -10,7 +10,6 @@ a retried task or a double approval never post twice; `sent` is final.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,8 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from communications.adapters import ADAPTERS, EXTERNAL, PublishError
-from communications.models import MessageKind, Publication
-from communications.models import Message
+from communications.models import Message, MessageKind, Publication
 from communications.services.approvals import latest_check
 from communications.services.common import (
     S,
@@ -32,23 +30,14 @@ from communications.services.common import (
     record,
     require_status,
 )
+from communications.services.replies import case_responded
+from incidents.services import incident_public_update_record
 from organisations.events import Actor
 
 logger = logging.getLogger(__name__)
 P = Publication.Status
 STALE_CLAIM = timedelta(minutes=5)
 PUBLIC_UPDATE_KINDS = (MessageKind.PUBLIC_STATEMENT, MessageKind.STATUS_UPDATE)
-
-# Called after a message is published, in its transaction: (message, actor). Complaint cases
-# use it to stamp their first response; kept as hooks so communications does not own cases.
-PublishedHook = Callable[[Message, Actor], None]
-_published_hooks: list[PublishedHook] = []
-
-
-def register_published_hook(hook: PublishedHook) -> None:
-    if hook not in _published_hooks:
-        _published_hooks.append(hook)
-
 
 def _enqueue(message_id: str) -> None:
     from communications.tasks import message_deliver_task
@@ -189,11 +178,9 @@ def message_settle(*, message_id: Any) -> str:
          "status_label": message.status_label},
     )
     if message.incident is not None and message.kind in PUBLIC_UPDATE_KINDS:
-        from incidents.services import incident_public_update_record
-
         incident_public_update_record(incident=message.incident, actor=actor, published_at=now)
-    for hook in _published_hooks:
-        hook(message, actor)
+    if message.case_id is not None:
+        case_responded(message, actor)
     return message.status
 
 
@@ -241,5 +228,4 @@ __all__ = [
     "message_requeue_publishing",
     "message_settle",
     "publish_locked",
-    "register_published_hook",
 ]

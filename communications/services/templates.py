@@ -23,6 +23,7 @@ TEMPLATE_FIELDS = (
     "language",
     "title",
     "body",
+    "closes_the_loop",
     "requires_legal_approval",
     "is_active",
 )

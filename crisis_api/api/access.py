@@ -35,6 +35,15 @@ API_KEY_SCOPES: dict[str, str] = {
     "playbooks:write": "Edit and publish playbooks, run them, complete steps, manage drills.",
     "webhooks:read": "Read webhook endpoints and their delivery log.",
     "webhooks:write": "Manage webhook endpoints: create, rotate secrets, pause, test, replay.",
+    "sources:read": "Read monitoring sources (with their health) and watch terms.",
+    "sources:write": "Manage sources and watch terms: create, pause, resume, poll now, rotate.",
+    "mentions:read": "Read the mention inbox.",
+    "mentions:write": "Triage mentions: status, flag, assignee.",
+    "mentions:ingest": "Push batches of mentions into a push source.",
+    "detection:read": "Read detection rules and the signals they raised.",
+    "detection:write": "Manage detection rules; triage signals (escalate, link, dismiss, snooze).",
+    "cases:read": "Read complaint cases and their mentions.",
+    "cases:write": "Work complaint cases: assign, respond, resolve, close, link to incidents.",
 }
 
 
