@@ -39,6 +39,10 @@ BSKY_PARENT = {
     "uri": "at://did:plc:customer123/app.bsky.feed.post/3k2yihcrp6f2c",
     "cid": "bafyreihw3aypzwl4oyvcpbv2f2yk4ik6pxrtdy4dqsrzuvbpsdeqjzmvqi",
 }
+BSKY_ROOT = {
+    "uri": "at://did:plc:other456/app.bsky.feed.post/3k2yiaaaaaaaa",
+    "cid": "bafyreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+}
 
 
 def approved(organisation: Organisation, **fields: Any) -> Message:
@@ -96,7 +100,8 @@ def test_bluesky_post_and_reply_in_the_documented_shape(
 ) -> None:
     seen = bluesky_accepts(platforms)
     message = approved(org, kind="reply", channels=["bluesky"], language="pl",
-                       reply_to={"bluesky": BSKY_PARENT},
+                       reply_to={"bluesky": {**BSKY_PARENT, "root_uri": BSKY_ROOT["uri"],
+                                             "root_cid": BSKY_ROOT["cid"]}},
                        body="Przepraszamy, Pani Ano. Zwrot zlecimy dziś, damy znać.")
     assert publish(message).status == "published"
     session = json.loads(platforms.calls[0].request.body)
@@ -108,7 +113,8 @@ def test_bluesky_post_and_reply_in_the_documented_shape(
     record = create["record"]
     assert record["$type"] == "app.bsky.feed.post" and record["langs"] == ["pl"]
     assert record["text"].startswith("Przepraszamy")
-    assert record["reply"] == {"root": BSKY_PARENT, "parent": BSKY_PARENT}
+    assert record["reply"] == {"root": BSKY_ROOT, "parent": BSKY_PARENT}
+    assert not [c for c in platforms.calls if "getPosts" in c.request.url]  # refs were given
     assert record["createdAt"].endswith("Z")
     assert create["_auth"] == "Bearer eyJ.access"
     assert publication.external_id == f"at://{DID}/app.bsky.feed.post/{create['rkey']}"
