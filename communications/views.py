@@ -220,19 +220,26 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
         """Whether `user` holds one of `roles` on the incident of the message in the URL."""
         try:
             incident_id = (
-                Message.all_tenants.filter(organisation=self.organisation, pk=self.kwargs.get("pk"))
+                Message.all_tenants.filter(
+                    organisation=self.organisation, pk=str(self.kwargs.get("pk", ""))
+                )
                 .values_list("incident_id", flat=True)
                 .first()
             )
         except Exception:  # a malformed id is simply no message; the view answers 404
             return False
-        return incident_id is not None and RoleAssignment.all_tenants.filter(
-            incident_id=incident_id, user=user, role__in=roles, unassigned_at__isnull=True
-        ).exists()
+        return (
+            incident_id is not None
+            and RoleAssignment.all_tenants.filter(
+                incident_id=incident_id, user=user, role__in=roles, unassigned_at__isnull=True
+            ).exists()
+        )
 
     def detail_response(self, message: Message, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().model.all_tenants.select_related("incident", "author").get(
-            pk=message.pk
+        fresh = (
+            self.get_queryset()
+            .model.all_tenants.select_related("incident", "author")
+            .get(pk=message.pk)
         )
         for name, value in selectors.message_detail(fresh).items():
             setattr(fresh, f"detail_{name}", value)
