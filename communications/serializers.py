@@ -102,7 +102,7 @@ class FindingOutput(serializers.Serializer[Any]):
     end = serializers.IntegerField()
     text = serializers.CharField()
     category = serializers.CharField()
-    severity = serializers.ChoiceField(choices=[("block", "block"), ("warn", "warn")])
+    severity = serializers.ChoiceField(choices=BannedTerm.Severity.choices)
     rule = serializers.CharField()
     explanation = serializers.CharField()
     engine_version = serializers.CharField()
@@ -262,11 +262,11 @@ class CommentInput(StrictInput):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class ReasonInput(StrictInput):
+class MessageReasonInput(StrictInput):
     reason = serializers.CharField(max_length=2000)
 
 
-class OptionalReasonInput(StrictInput):
+class WithdrawInput(StrictInput):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 

@@ -39,11 +39,11 @@ from communications.serializers import (
     MessageInput,
     MessageOutput,
     MessageUpdateInput,
-    OptionalReasonInput,
-    ReasonInput,
+    MessageReasonInput,
     RenderInput,
     RenderOutput,
     ScheduleInput,
+    WithdrawInput,
     StatusPageInput,
     StatusPageOutput,
     TemplateInput,
@@ -301,12 +301,12 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
         result = services.message_check(message=self.get_object(), actor=self.actor)
         return Response(CheckOutput(result).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReasonInput, responses=CheckOutput)
+    @extend_schema(request=MessageReasonInput, responses=CheckOutput)
     @action(detail=True, methods=["post"], url_path="override-check")
     def override_check(self, request: Request, org: str, pk: str) -> Response:
         """Let a blocked text through approval, with a reason (admins; recorded)."""
         message = self.get_object()
-        data = ReasonInput(data=request.data)
+        data = MessageReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.message_check_override(
             message=message,
@@ -318,11 +318,11 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
 
     submit = _message_action("submit", None, "Send for approval (runs the content checks)")
     approve = _message_action("approve", CommentInput, "Approve the current step")
-    reject = _message_action("reject", ReasonInput, "Reject (reason required)")
+    reject = _message_action("reject", MessageReasonInput, "Reject (reason required)")
     request_changes = _message_action(
-        "request_changes", ReasonInput, "Send back to the author with a reason"
+        "request_changes", MessageReasonInput, "Send back to the author with a reason"
     )
-    withdraw = _message_action("withdraw", OptionalReasonInput, "Withdraw before publishing")
+    withdraw = _message_action("withdraw", WithdrawInput, "Withdraw before publishing")
     schedule = _message_action("schedule", ScheduleInput, "Publish at a time (once approved)")
     publish = _message_action("publish", None, "Publish now, or retry a failed publication")
 
