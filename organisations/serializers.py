@@ -36,6 +36,7 @@ class OrganisationOutput(serializers.Serializer[Any]):
     plan = serializers.ChoiceField(choices=Organisation.Plan.choices)
     limits = PlanLimitsOutput(source="*")
     suspended = serializers.BooleanField(source="is_suspended")
+    first_response_sla_minutes = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     role = serializers.SerializerMethodField()
 
@@ -164,6 +165,11 @@ class OrganisationCreateInput(StrictInput):
 
 class OrganisationUpdateInput(StrictInput):
     name = serializers.CharField(max_length=200)
+    first_response_sla_minutes = serializers.IntegerField(
+        min_value=1,
+        max_value=7 * 24 * 60,
+        help_text="Complaint cases are due a first response within this many minutes.",
+    )
 
 
 class MembershipUpdateInput(StrictInput):

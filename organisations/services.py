@@ -112,7 +112,7 @@ def organisation_create(
 def organisation_update(
     *, organisation: Organisation, actor: Actor, **changes: Any
 ) -> Organisation:
-    """Change editable profile fields (name); records what changed from what."""
+    """Change editable settings (name, first-response SLA); records what changed from what."""
     changed = {
         field: {"from": getattr(organisation, field), "to": value}
         for field, value in changes.items()
