@@ -46,6 +46,7 @@ class SourceFilter(django_filters.FilterSet):
 
 class WatchTermFilter(django_filters.FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=WatchTerm.Kind.choices)
+    language = django_filters.CharFilter(max_length=8)
 
     class Meta:
         model = WatchTerm
