@@ -18,7 +18,7 @@ from monitoring.scoring import sentiment as _sentiment
 from monitoring.scoring.lemmas import warm
 from monitoring.scoring.offensive import Span
 from monitoring.scoring.terms import TermHit, TermMatcher
-from monitoring.scoring.text import tokenize
+from monitoring.scoring.text import social_tokens, tokenize
 
 __all__ = [
     "ENGINE_VERSION",
@@ -79,18 +79,19 @@ def _label(sentiment: float) -> str:
 
 
 def _score_one(text: str, matcher: TermMatcher | None, hint: str | None) -> Score:
-    tokens = tokenize(text)
+    all_tokens = tokenize(text, social=False)
+    tokens = social_tokens(text, all_tokens)
     lang, confidence, evidence = _language.detect(tokens)
     if hint in ("en", "pl"):
         evidence = {**evidence, "hint": hint, "detected": lang}
         lang, confidence = hint, 1.0
     sentiment, contributions = _sentiment.score(text, tokens, lang)
-    spans = _offensive.find_spans(text, lang)
+    spans = _offensive.find_spans(text, lang, tokens)
     clean = 1.0
     for _, weight in spans:
         clean *= 1.0 - weight
     toxicity = round(1.0 - clean, 4)
-    hits = tuple(matcher.find(text)) if matcher is not None else ()
+    hits = tuple(matcher.find_in(text, all_tokens)) if matcher is not None else ()
     explanation: dict[str, Any] = {
         "language": {"detected": lang, "confidence": confidence, "evidence": evidence},
         "sentiment": {
