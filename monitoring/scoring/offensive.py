@@ -80,7 +80,7 @@ _ROOTS: dict[str, tuple[str, str]] = {
 _ROOT_RE = re.compile("|".join(sorted(_ROOTS, key=len, reverse=True)))
 _ROOT_ALLOW = frozenset({"scunthorpe"})
 ROOT_WEIGHT = 0.9
-_EN_SUFFIXES = ("s", "es", "ing", "ed", "er", "ers")
+_EN_SUFFIXES = ("s", "es", "ing", "ed")
 
 _LEET = str.maketrans(
     {
@@ -164,7 +164,7 @@ def _match_word(token: Token) -> tuple[Entry, str] | None:
             return entry, f"{entry.source}+lemma"
     word = token.folded
     for suffix in _EN_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             entry = _SINGLE.get(word[: -len(suffix)])
             if entry is not None and entry.lang == "en":
                 return entry, f"{entry.source}+inflection"

@@ -23,7 +23,20 @@ EXCLAMATION_BOOST = 0.292
 NEGATION_WINDOW = 3
 CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
 PL_DEAD_ZONE = 0.8
-PL_MIN_VALENCE = 0.2  # weaker Polish entries are mostly noise
+PL_MIN_VALENCE = 0.2
+# Linear calibration of the lexicon score against human ratings (mean rating / 4) of the VADER
+# tweets (MIT), fitted by scripts/fit_sentiment_calibration.py: questions lean negative,
+# exclamations positive, whatever the words say.
+CALIBRATION: dict[str, float] = {
+    "bias": 0.0003,
+    "compound": 0.6216,
+    "positive": -0.0803,
+    "negative": 0.0035,
+    "questions": -0.1234,
+    "exclamations": 0.1178,
+    "negated": -0.0478,
+    "no_lexicon": 0.0212,
+}  # weaker Polish entries are mostly noise
 PL_EXPANDED_SCALE = 1.0  # k-NN-expanded Polish entries (not hand-rated) count this much
 
 
@@ -231,6 +244,9 @@ PL_CONTRAST = frozenset({"ale", "jednak", "lecz", "natomiast", "jednakze", "choc
 _MEMO: dict[str, dict[str, tuple[str, float]]] = {"en": {}, "pl": {}, "und": {}}
 
 
+_ELONGATED_RE = re.compile(r"(.)\1{2,}")
+
+
 def _word(token: Token, lang: str) -> tuple[str, float]:
     """(rule key, valence) of a word in a language, memoised by its lower-cased form."""
     memo = _MEMO[lang]
@@ -250,8 +266,15 @@ def _valence(token: Token, lang: str) -> float:
             value = PL_FOLDED.get(token.folded)
         return value or 0.0
     if lang == "en":
-        return EN_WORDS.get(token.low, 0.0)
-    return EN_WORDS.get(token.low) or (_valence(token, "pl") if len(token.folded) > 3 else 0.0)
+        value = EN_WORDS.get(token.low)
+        if value is None and _ELONGATED_RE.search(token.low):
+            # "sooo goood": try the word with letter runs cut to two, then to one.
+            value = EN_WORDS.get(_ELONGATED_RE.sub(r"\1\1", token.low)) or EN_WORDS.get(
+                _ELONGATED_RE.sub(r"\1", token.low)
+            )
+        return value or 0.0
+    # Undetermined language: English valence, Polish only for words with Polish letters.
+    return _valence(token, "en") or (_valence(token, "pl") if not token.low.isascii() else 0.0)
 
 
 def _rule_key(token: Token, lang: str) -> str:
@@ -260,8 +283,38 @@ def _rule_key(token: Token, lang: str) -> str:
     return token.folded.replace("'", "")
 
 
-def score(text: str, tokens: list[Token], lang: str) -> tuple[float, list[dict[str, Any]]]:
-    """Compound sentiment in [-1, 1] and the per-word contributions that produced it."""
+def features(text: str, compound: float, contributions: list[dict[str, Any]]) -> dict[str, float]:
+    """The calibration's inputs: lexicon compound and sums, punctuation, negation, coverage."""
+    positive = sum(c["valence"] for c in contributions if c["valence"] > 0)
+    negative = sum(c["valence"] for c in contributions if c["valence"] < 0)
+    return {
+        "bias": 1.0,
+        "compound": compound,
+        "positive": math.tanh(positive / 3.0),
+        "negative": math.tanh(negative / 3.0),
+        "questions": min(text.count("?"), 3) / 3.0,
+        "exclamations": min(text.count("!"), 3) / 3.0,
+        "negated": float(
+            any(m.startswith("negation") for c in contributions for m in c["modifiers"])
+        ),
+        "no_lexicon": float(not contributions),
+    }
+
+
+def score(text: str, tokens: list[Token], lang: str) -> tuple[float, dict[str, Any]]:
+    """Calibrated sentiment in [-1, 1] and its explanation (word contributions, features)."""
+    compound, contributions = compound_score(text, tokens, lang)
+    inputs = features(text, compound, contributions)
+    value = sum(CALIBRATION[name] * x for name, x in inputs.items())
+    return round(max(-1.0, min(1.0, value)), 4), {
+        "compound": compound,
+        "contributions": contributions,
+        "calibration": {name: round(x, 4) for name, x in inputs.items() if x},
+    }
+
+
+def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, list[dict[str, Any]]]:
+    """Lexicon compound in [-1, 1] and the per-word contributions that produced it."""
     negators, boosters, contrast = (
         (PL_NEGATORS, PL_BOOSTERS, PL_CONTRAST)
         if lang == "pl"
