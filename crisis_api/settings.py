@@ -297,6 +297,11 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "ChannelEnum": "notifications.models.Channel",
         "WebhookEventTypeEnum": "notifications.webhooks.WEBHOOK_EVENT_TYPES",
         "NotifiableEventTypeEnum": "notifications.planner.NOTIFIABLE",
+        "SourceKindEnum": "monitoring.models.Source.Kind",
+        "SourceStatusEnum": "monitoring.models.Source.Status",
+        "WatchTermKindEnum": "monitoring.models.WatchTerm.Kind",
+        "MentionStatusEnum": "monitoring.models.Mention.Status",
+        "SentimentLabelEnum": "monitoring.models.Mention.SentimentLabel",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
