@@ -22,8 +22,8 @@ from monitoring.serializers_detection import (
     IncidentLinkInput,
     IncidentMentionInput,
     IncidentMentionOutput,
-    RuleInput,
-    RuleOutput,
+    DetectionRuleInput,
+    DetectionRuleOutput,
     SignalDismissInput,
     SignalEscalateInput,
     SignalOutput,
@@ -55,7 +55,7 @@ class RuleViewSet(
     """Detection rules. New rules start in monitor mode: they record what would have fired."""
 
     model = DetectionRule
-    serializer_class = RuleOutput
+    serializer_class = DetectionRuleOutput
     access = {
         "list": allow(ALL_ROLES, "detection:read"),
         "retrieve": allow(ALL_ROLES, "detection:read"),
@@ -69,21 +69,23 @@ class RuleViewSet(
         return queryset.select_related("crisis_type", "severity").prefetch_related("sources")
 
     def _output(self, rule: DetectionRule, code: int = status.HTTP_200_OK) -> Response:
-        return Response(RuleOutput(self.get_queryset().get(pk=rule.pk)).data, status=code)
+        return Response(DetectionRuleOutput(self.get_queryset().get(pk=rule.pk)).data, status=code)
 
-    @extend_schema(request=RuleInput, responses={201: RuleOutput})
+    @extend_schema(request=DetectionRuleInput, responses={201: DetectionRuleOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = RuleInput(data=request.data, context=self.get_serializer_context())
+        data = DetectionRuleInput(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         rule = detection.rule_create(
             organisation=self.organisation, actor=self.actor, **data.validated_data
         )
         return self._output(rule, status.HTTP_201_CREATED)
 
-    @extend_schema(request=RuleInput, responses=RuleOutput)
+    @extend_schema(request=DetectionRuleInput, responses=DetectionRuleOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
         rule = self.get_object()
-        data = RuleInput(data=request.data, partial=True, context=self.get_serializer_context())
+        data = DetectionRuleInput(
+            data=request.data, partial=True, context=self.get_serializer_context()
+        )
         data.is_valid(raise_exception=True)
         rule = detection.rule_update(rule=rule, actor=self.actor, **data.validated_data)
         return self._output(rule)
