@@ -19,11 +19,11 @@ from incidents.selectors import incident_visible
 from monitoring.filters_detection import IncidentMentionFilter, SignalFilter
 from monitoring.models import DetectionRule, IncidentMention, Signal
 from monitoring.serializers_detection import (
+    DetectionRuleInput,
+    DetectionRuleOutput,
     IncidentLinkInput,
     IncidentMentionInput,
     IncidentMentionOutput,
-    DetectionRuleInput,
-    DetectionRuleOutput,
     SignalDismissInput,
     SignalEscalateInput,
     SignalOutput,
