@@ -323,6 +323,7 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "SourceStatusEnum": "monitoring.models.Source.Status",
         "MentionStatusEnum": "monitoring.models.Mention.Status",
         "WatchTermKindEnum": "monitoring.models.WatchTerm.Kind",
+        "SentimentLabelEnum": "monitoring.models.Mention.SentimentLabel",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

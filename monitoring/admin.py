@@ -137,3 +137,6 @@ class MentionAdmin(ReadOnlyAdminMixin, _MentionAdminBase):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Mention]:
         return Mention.all_tenants.select_related("source")
+
+
+from monitoring import admin_detection  # noqa: E402, F401 - rules, signals and cases

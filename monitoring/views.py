@@ -36,10 +36,10 @@ from monitoring.serializers import (
     PushBatchInput,
     PushItemInput,
     PushResultOutput,
-    SecretOutput,
     SourceCreateInput,
     SourceIssuedOutput,
     SourceOutput,
+    SourceSecretOutput,
     SourceUpdateInput,
     WatchTermInput,
     WatchTermOutput,
@@ -159,7 +159,7 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         source.refresh_from_db()
         return Response(self._output(source), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses=SecretOutput)
+    @extend_schema(request=None, responses=SourceSecretOutput)
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, org: str, pk: str) -> Response:
         """Push sources: a new secret now; the old one still verifies for 24 hours."""
@@ -178,9 +178,9 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         detail=True,
         methods=["post"],
         authentication_classes=[
-            PushSignatureAuthentication,
             BearerAuthentication,
             SessionAuthentication,
+            PushSignatureAuthentication,
         ],
         permission_classes=[PushOrDeclaredAccess],
     )

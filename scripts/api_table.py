@@ -1,10 +1,6 @@
-"""Regenerate the endpoint table of docs/api.md from the viewsets' access declarations.
-
-    DJANGO_SETTINGS_MODULE=crisis_api.settings .venv/bin/python scripts/api_table.py
-
-Rewrites the table under "## Endpoints, roles and scopes" in place (the same declarations the
-server enforces, so the table cannot drift from them).
-"""
+"""Regenerate the "Endpoints, roles and scopes" table of docs/api.md from the viewsets' access
+declarations (the ones the server enforces): `python scripts/api_table.py` rewrites it in place,
+`--check` exits 1 when the file is out of date."""
 
 from __future__ import annotations
 
@@ -14,23 +10,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crisis_api.settings")
-
-import django  # noqa: E402
-
-django.setup()
-
-from drf_spectacular.generators import SchemaGenerator  # noqa: E402
-
-from crisis_api.api.access import ALL_ROLES  # noqa: E402
-from organisations.models import Role  # noqa: E402
-
-METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
+DOC = ROOT / "docs" / "api.md"
 HEADER = "| Endpoint | Roles | Incident roles that also may | API-key scope |\n|---|---|---|---|\n"
+METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
 def rows() -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crisis_api.settings")
+    import django
+
+    django.setup()
+    from drf_spectacular.generators import SchemaGenerator
+
+    from organisations.models import Role
+
     generator = SchemaGenerator()
     generator._initialise_endpoints()
     found = []
@@ -40,32 +34,35 @@ def rows() -> list[str]:
         if cls is None or not actions or not hasattr(cls, "access"):
             continue
         access = cls.access[actions[method.lower()]]
-        path = path.removeprefix("/api/v1").replace("{pk}", "{id}")
-        if "{org}" not in path and path.startswith("/orgs/"):
+        short = path.removeprefix("/api/v1").replace("{pk}", "{id}")
+        if "{org}" not in short:
             roles = "any logged-in user"
-        elif set(access.roles) == set(ALL_ROLES):
+        elif set(access.roles) == set(Role.values):
             roles = "any member"
         else:
             roles = ", ".join(r for r in Role.values if r in access.roles)
         incident_roles = ", ".join(sorted(access.incident_roles))
         scope = f"`{access.scope}`" if access.scope else "—"
-        found.append((path, METHODS.index(method), f"| `{method} {path}` | {roles} | "
-                      f"{incident_roles} | {scope} |"))
-    return [line for *_, line in sorted(found)]
+        key = (_path_key(short), METHODS.index(method))
+        found.append((key, f"| `{method} {short}` | {roles} | {incident_roles} | {scope} |"))
+    return [row for _, row in sorted(found)]
 
 
-def main() -> None:
-    doc = ROOT / "docs" / "api.md"
-    text = doc.read_text()
+def _path_key(path: str) -> tuple[str, ...]:
+    # A collection, then its item, then the item's actions, then the collection's actions.
+    return tuple("" if s.startswith("{") else s for s in path.strip("/").split("/"))
+
+
+def main() -> int:
+    text = DOC.read_text(encoding="utf-8")
+    pattern = re.compile(re.escape(HEADER) + r"(?:\|.*\n)*")
     table = HEADER + "\n".join(rows()) + "\n"
-    new, count = re.subn(
-        r"^\| Endpoint \| Roles \| Incident roles[^\n]*\n(?:\|[^\n]*\n)+", table, text, count=1, flags=re.M
-    )
-    if count != 1:
-        raise SystemExit("endpoint table not found in docs/api.md")
-    doc.write_text(new)
-    print(f"{len(rows())} endpoints written to {doc}")
+    new = pattern.sub(lambda _: table, text, count=1)
+    if "--check" in sys.argv:
+        return 0 if new == text else 1
+    DOC.write_text(new, encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -29,6 +29,8 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+import simplemma
+
 # Load the engine's tokenizer by path: importing the package would load the lists being built.
 _spec = importlib.util.spec_from_file_location(
     "scoring_text", Path(__file__).resolve().parents[1] / "monitoring" / "scoring" / "text.py"
@@ -38,7 +40,12 @@ if _spec is None or _spec.loader is None:
 _text = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_text)
 tokenize = _text.tokenize
+fold = _text.fold
 
+# Weight of a curated entry never seen in the tuning rows; entries below MIN_WEIGHT are dropped.
+CURATED_PRIOR = 0.8
+MIN_WEIGHT = 0.5
+EN_SUFFIXES = ("s", "es", "ing", "ed")  # as monitoring/scoring/offensive.py
 BASE_LEXICON = "fem_big_imbir_and_nencki_lex_with_kazojc_adjectives.dat"
 DATA = Path(__file__).resolve().parents[1] / "monitoring" / "scoring" / "data"
 
@@ -101,8 +108,17 @@ def dev_counts(dev: Path, lang: str) -> tuple[Counter[str], Counter[str], int, i
             continue
         if lang == "pl" and hash_half(row["text"]) != 0:
             continue
-        words = [t.folded for t in tokenize(row["text"])]
+        tokens = tokenize(row["text"])
+        words = [t.folded for t in tokens]
         grams = set(words) | {f"{a} {b}" for a, b in itertools.pairwise(words)}
+        # Count a word under every form the engine matches it by: lemma (PL), plain inflection (EN).
+        for token in tokens:
+            if lang == "pl":
+                grams.add(fold(simplemma.lemmatize(token.low, lang="pl")))
+            else:
+                grams.update(
+                    token.folded[: -len(s)] for s in EN_SUFFIXES if token.folded.endswith(s)
+                )
         if row["label"] == "offensive":
             pos.update(grams)
             n_pos += 1
@@ -133,7 +149,7 @@ def build_offensive(src: Path, dev: Path | None) -> list[tuple[str, str, str, fl
                 pos, neg, n_pos, n_neg = stats[lang]
                 p, n = pos[form], neg[form]
                 # Precision corrected for class balance, smoothed towards the list's prior.
-                prior = 0.85 if curated else 0.3
+                prior = CURATED_PRIOR if curated else 0.3
                 rate_p, rate_n = p / max(n_pos, 1), n / max(n_neg, 1)
                 k = 3.0
                 if p + n:
@@ -141,7 +157,7 @@ def build_offensive(src: Path, dev: Path | None) -> list[tuple[str, str, str, fl
                     weight = (balanced * (p + n) + prior * k) / (p + n + k)
                 else:
                     weight = prior if curated else 0.0
-            if weight < 0.5:
+            if weight < MIN_WEIGHT:
                 continue
             rows[(lang, form)] = (form, lang, category(form), round(weight, 3), origin)
     return sorted(rows.values())

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 from monitoring.scoring.lemmas import lemma_pl
-from monitoring.scoring.text import Token, fold
+from monitoring.scoring.text import Token, bounded_cache, fold
 
 ALPHA = 15.0  # normalisation: compound = s / sqrt(s^2 + ALPHA)
 NEGATION_SCALAR = -0.74
@@ -23,7 +23,20 @@ EXCLAMATION_BOOST = 0.292
 NEGATION_WINDOW = 3
 CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
 PL_DEAD_ZONE = 0.8
-PL_MIN_VALENCE = 0.2  # weaker Polish entries are mostly noise
+PL_MIN_VALENCE = 0.2
+# Linear calibration of the lexicon score against human ratings (mean rating / 4) of the VADER
+# tweets (MIT), fitted by scripts/fit_sentiment_calibration.py: questions lean negative,
+# exclamations positive, whatever the words say.
+CALIBRATION: dict[str, float] = {
+    "bias": 0.0003,
+    "compound": 0.6216,
+    "positive": -0.0803,
+    "negative": 0.0035,
+    "questions": -0.1234,
+    "exclamations": 0.1178,
+    "negated": -0.0478,
+    "no_lexicon": 0.0212,
+}  # weaker Polish entries are mostly noise
 PL_EXPANDED_SCALE = 1.0  # k-NN-expanded Polish entries (not hand-rated) count this much
 
 
@@ -47,7 +60,7 @@ def _load_en() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         key, value = parts[0].strip(), float(parts[1])
         if re.fullmatch(r"[a-z]+(?:'[a-z]+)?", key):
             words[key] = value
-        elif not key.isalnum():
+        elif not key.isalnum() and not re.search(r"[a-z]{3}|\s", key):
             emoticons[key] = value
     emoji: dict[str, float] = {}
     for line in emoji_text.splitlines():
@@ -80,7 +93,25 @@ def _load_pl() -> tuple[dict[str, float], dict[str, float]]:
 
 EN_WORDS, EMOTICONS, EMOJI = _load_en()
 PL_LEMMAS, PL_FOLDED = _load_pl()
-_EMOJI_RE = re.compile("|".join(re.escape(e) for e in sorted(EMOJI, key=len, reverse=True)))
+# Single-code-point emoji only (skin tones and joiners leave the base emoji scored).
+EMOJI = {char: value for char, value in EMOJI.items() if len(char) == 1}
+_EMOJI_RE = re.compile(f"[{''.join(re.escape(e) for e in EMOJI)}]")
+
+
+# Every emoticon of the lexicon has one of these characters; texts without any skip the scan.
+_EMOTICON_HINT = re.compile(r"[:;()<>|/\\^=*{}\[\]_]")
+
+
+def _contribution(token: str, start: int, value: float, kind: str) -> dict[str, Any]:
+    return {
+        "token": token,
+        "start": start,
+        "end": start + len(token),
+        "valence": value,
+        "base": value,
+        "modifiers": [kind],
+    }
+
 
 EN_NEGATORS = frozenset(
     [
@@ -210,6 +241,22 @@ PL_BOOSTERS = {
 PL_CONTRAST = frozenset({"ale", "jednak", "lecz", "natomiast", "jednakze", "chociaz"})
 
 
+_MEMO: dict[str, dict[str, tuple[str, float]]] = {"en": {}, "pl": {}, "und": {}}
+
+
+_ELONGATED_RE = re.compile(r"(.)\1{2,}")
+
+
+def _word(token: Token, lang: str) -> tuple[str, float]:
+    """(rule key, valence) of a word in a language, memoised by its lower-cased form."""
+    memo = _MEMO[lang]
+    found = memo.get(token.low)
+    if found is None:
+        bounded_cache(memo)
+        found = memo[token.low] = (_rule_key(token, lang), _valence(token, lang))
+    return found
+
+
 def _valence(token: Token, lang: str) -> float:
     """Lexicon valence of one word in the given language (0 when unknown)."""
     if lang == "pl":
@@ -219,8 +266,15 @@ def _valence(token: Token, lang: str) -> float:
             value = PL_FOLDED.get(token.folded)
         return value or 0.0
     if lang == "en":
-        return EN_WORDS.get(token.low, 0.0)
-    return EN_WORDS.get(token.low) or (_valence(token, "pl") if len(token.folded) > 3 else 0.0)
+        value = EN_WORDS.get(token.low)
+        if value is None and _ELONGATED_RE.search(token.low):
+            # "sooo goood": try the word with letter runs cut to two, then to one.
+            value = EN_WORDS.get(_ELONGATED_RE.sub(r"\1\1", token.low)) or EN_WORDS.get(
+                _ELONGATED_RE.sub(r"\1", token.low)
+            )
+        return value or 0.0
+    # Undetermined language: English valence, Polish only for words with Polish letters.
+    return _valence(token, "en") or (_valence(token, "pl") if not token.low.isascii() else 0.0)
 
 
 def _rule_key(token: Token, lang: str) -> str:
@@ -229,27 +283,61 @@ def _rule_key(token: Token, lang: str) -> str:
     return token.folded.replace("'", "")
 
 
-def score(text: str, tokens: list[Token], lang: str) -> tuple[float, list[dict[str, Any]]]:
-    """Compound sentiment in [-1, 1] and the per-word contributions that produced it."""
+def features(text: str, compound: float, contributions: list[dict[str, Any]]) -> dict[str, float]:
+    """The calibration's inputs: lexicon compound and sums, punctuation, negation, coverage."""
+    positive = sum(c["valence"] for c in contributions if c["valence"] > 0)
+    negative = sum(c["valence"] for c in contributions if c["valence"] < 0)
+    return {
+        "bias": 1.0,
+        "compound": compound,
+        "positive": math.tanh(positive / 3.0),
+        "negative": math.tanh(negative / 3.0),
+        "questions": min(text.count("?"), 3) / 3.0,
+        "exclamations": min(text.count("!"), 3) / 3.0,
+        "negated": float(
+            any(m.startswith("negation") for c in contributions for m in c["modifiers"])
+        ),
+        "no_lexicon": float(not contributions),
+    }
+
+
+def score(text: str, tokens: list[Token], lang: str) -> tuple[float, dict[str, Any]]:
+    """Calibrated sentiment in [-1, 1] and its explanation (word contributions, features)."""
+    compound, contributions = compound_score(text, tokens, lang)
+    inputs = features(text, compound, contributions)
+    value = sum(CALIBRATION[name] * x for name, x in inputs.items())
+    return round(max(-1.0, min(1.0, value)), 4), {
+        "compound": compound,
+        "contributions": contributions,
+        "calibration": {name: round(x, 4) for name, x in inputs.items() if x},
+    }
+
+
+def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, list[dict[str, Any]]]:
+    """Lexicon compound in [-1, 1] and the per-word contributions that produced it."""
     negators, boosters, contrast = (
         (PL_NEGATORS, PL_BOOSTERS, PL_CONTRAST)
         if lang == "pl"
         else (EN_NEGATORS, EN_BOOSTERS, EN_CONTRAST)
     )
     shouting_text = text.isupper()
-    keys = [_rule_key(t, lang) for t in tokens]
+    memo = _MEMO[lang]
+    words = [memo[t.low] if t.low in memo else _word(t, lang) for t in tokens]
+    keys = [w[0] for w in words]
+    if not any(w[1] for w in words):
+        keys = []  # nothing valenced: skip the rule layer
     negation = [
-        k in negators or (lang != "pl" and t.low.endswith("n't"))
-        for k, t in zip(keys, tokens, strict=True)
+        k in negators or (lang != "pl" and k.endswith("nt") and t.low.endswith("n't"))
+        for k, t in zip(keys, tokens, strict=False)
     ]
     contrast_at = max((i for i, k in enumerate(keys) if k in contrast), default=-1)
     contributions: list[dict[str, Any]] = []
     total = 0.0
-    for i, token in enumerate(tokens):
-        key = keys[i]
+    for i, key in enumerate(keys):
+        token = tokens[i]
         if key in negators or key in boosters or key in contrast:
             continue
-        base = _valence(token, lang)
+        base = words[i][1]
         if not base:
             continue
         value = base
@@ -284,34 +372,19 @@ def score(text: str, tokens: list[Token], lang: str) -> tuple[float, list[dict[s
                 "modifiers": modifiers,
             }
         )
-    for match in _EMOJI_RE.finditer(text):
-        value = EMOJI[match.group()]
-        total += value
-        contributions.append(
-            {
-                "token": match.group(),
-                "start": match.start(),
-                "end": match.end(),
-                "valence": value,
-                "base": value,
-                "modifiers": ["emoji"],
-            }
-        )
-    for chunk in re.finditer(r"\S+", text):
-        emoticon = EMOTICONS.get(chunk.group()) or EMOTICONS.get(chunk.group().lower())
-        if emoticon:
-            value = emoticon
+    if not text.isascii():
+        for match in _EMOJI_RE.finditer(text):
+            value = EMOJI[match.group()]
             total += value
-            contributions.append(
-                {
-                    "token": chunk.group(),
-                    "start": chunk.start(),
-                    "end": chunk.end(),
-                    "valence": value,
-                    "base": value,
-                    "modifiers": ["emoticon"],
-                }
-            )
+            contributions.append(_contribution(match.group(), match.start(), value, "emoji"))
+    offset = 0
+    for chunk in text.split() if _EMOTICON_HINT.search(text) else ():
+        position = text.find(chunk, offset)
+        offset = position + len(chunk)
+        emoticon = EMOTICONS.get(chunk) or EMOTICONS.get(chunk.lower())
+        if emoticon:
+            total += emoticon
+            contributions.append(_contribution(chunk, position, emoticon, "emoticon"))
     if total:
         bangs = min(text.count("!"), 4)
         total += math.copysign(bangs * EXCLAMATION_BOOST, total)
