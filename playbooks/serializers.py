@@ -11,8 +11,15 @@ from rest_framework import serializers
 
 from crisis_api.api.serializers import MemberField, StrictInput, TenantRelatedField
 from incidents.models import CrisisType, Incident, IncidentRole, Severity
-from incidents.serializers import ActionItemInput, IncidentRef, task_output, visible_incidents
-from organisations.models import Role, User
+from incidents.serializers import (
+    ActionItemInput,
+    IncidentRef,
+    _iso,
+    _user,
+    task_output,
+    visible_incidents,
+)
+from organisations.models import Role
 from organisations.serializers import UserOutput
 from playbooks.models import (
     AUDIENCES,
@@ -29,16 +36,6 @@ from playbooks.models import (
 
 MAX_OFFSET_MINUTES = 60 * 24 * 30
 NOTIFY_ROLES = sorted({*IncidentRole.values, *Role.values})
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def _user(user: User | None) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {"id": str(user.pk), "email": user.email, "full_name": user.full_name}
 
 
 # --- contents -----------------------------------------------------------------------------------

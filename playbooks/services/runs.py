@@ -421,17 +421,28 @@ def on_status_changed(event: Event, actor: Actor) -> None:
     elif event.payload.get("to") in ENDED_INCIDENT:
         incident = _incident_of(event)
         if incident is not None:
-            _cancel_runs(incident, actor, str(event.payload["to"]))
+            playbook_runs_stop(
+                incident=incident, actor=actor, reason=f"incident {event.payload['to']}"
+            )
 
 
-def _cancel_runs(incident: Incident, actor: Actor, status: str) -> None:
+def playbook_runs_stop(*, incident: Incident, actor: Actor, reason: str) -> None:
+    """End the incident's running runs where they stand (cancelled: no more steps start, nothing
+    goes overdue) and cancel their open tasks; steps keep their status for the record."""
     now = timezone.now()
     for run in PlaybookRun.all_tenants.select_for_update().filter(
         incident=incident, status=PlaybookRun.Status.RUNNING
     ):
         run.status, run.cancelled_at = PlaybookRun.Status.CANCELLED, now
         run.save(update_fields=("status", "cancelled_at"))
-        _record(run, incident, actor, "playbook_run.cancelled", reason=f"incident {status}")
+        _record(run, incident, actor, "playbook_run.cancelled", reason=reason)
+        open_tasks = Task.all_tenants.filter(
+            pk__in=PlaybookRunStep.all_tenants.filter(run=run).values("task_id"),
+            status__in=(Task.Status.OPEN, Task.Status.IN_PROGRESS),
+        )
+        if incident.status not in ENDED_INCIDENT:  # an ended incident's tasks stay as they were
+            for task in open_tasks:
+                task_update(task=task, actor=actor, status=Task.Status.CANCELLED)
 
 
 def _step_of_task(event: Event) -> PlaybookRunStep | None:
