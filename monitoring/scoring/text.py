@@ -83,10 +83,12 @@ def tokenize(text: str, *, social: bool = True) -> list[Token]:
     )
     tokens: list[Token] = []
     append = tokens.append
+    same = low is folded
     for m in WORD_RE.finditer(searched):
         start, end = m.span()
+        word = m.group()
         # tuple.__new__ skips NamedTuple's Python-level constructor (hot path).
-        append(_NEW(Token, (start, end, text[start:end], low[start:end], m.group())))
+        append(_NEW(Token, (start, end, text[start:end], word if same else low[start:end], word)))
     return tokens
 
 
