@@ -74,8 +74,11 @@ def tokenize(text: str, *, social: bool = True) -> list[Token]:
     if text.isascii():
         low = folded = text.lower()
     else:
-        low = lower(text).replace("\u2019", "'")
-        folded = fold(text)
+        low = text.lower()
+        if len(low) != len(text):  # rare letters whose lower case is longer ("İ")
+            low = lower(text)
+        low = low.replace("\u2019", "'")
+        folded = low.translate(_FOLD_TABLE)
     searched = (
         NOISE_RE.sub(_blank, folded)
         if social and ("@" in text or "/" in text or "&" in text or "{" in text or "[" in text)
