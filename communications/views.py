@@ -38,16 +38,16 @@ from communications.serializers import (
     MessageDetailOutput,
     MessageInput,
     MessageOutput,
-    MessageUpdateInput,
     MessageReasonInput,
+    MessageUpdateInput,
     RenderInput,
     RenderOutput,
     ScheduleInput,
-    WithdrawInput,
     StatusPageInput,
     StatusPageOutput,
     TemplateInput,
     TemplateOutput,
+    WithdrawInput,
 )
 from crisis_api.api.access import ADMINS, ALL_ROLES, MANAGERS, allow
 from crisis_api.api.viewsets import IF_MATCH, TenantViewSet, expected_version
