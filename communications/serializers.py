@@ -345,6 +345,12 @@ class ChannelAccountInput(StrictInput):
     is_active = serializers.BooleanField(required=False)
 
 
+class ChannelAccountUpdateInput(ChannelAccountInput):
+    """The platform of a connected account does not change; connect another instead."""
+
+    platform = None  # type: ignore[assignment]
+
+
 class BannedTermOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     term = serializers.CharField()

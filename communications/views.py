@@ -30,6 +30,7 @@ from communications.serializers import (
     BannedTermOutput,
     ChannelAccountInput,
     ChannelAccountOutput,
+    ChannelAccountUpdateInput,
     CheckOutput,
     CommentInput,
     FromCaseInput,
@@ -62,12 +63,27 @@ READ = allow(ALL_ROLES, "messages:read")
 
 
 class CrudViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    """Shared shape of the set-up resources: list, read, create, edit, delete via services."""
+    """Shared shape of the set-up resources: list, read, and create, edit, delete through the
+    service named by each handler."""
 
     pagination_class = None
 
-    def _created(self, data: Any) -> Response:
-        return Response(data, status=status.HTTP_201_CREATED)
+    def _create(self, input_class: type[Any], service: Any) -> Response:
+        data = input_class(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        obj = service(organisation=self.organisation, actor=self.actor, **data.validated_data)
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def _update(self, input_class: type[Any], service: Any, name: str) -> Response:
+        obj = self.get_object()  # 404 before the body is judged
+        data = input_class(data=self.request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        obj = service(**{name: obj}, actor=self.actor, **data.validated_data)
+        return Response(self.get_serializer(obj).data)
+
+    def _destroy(self, service: Any, name: str) -> Response:
+        service(**{name: self.get_object()}, actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- templates ----------------------------------------------------------------------------------
@@ -91,26 +107,14 @@ class TemplateViewSet(CrudViewSet):
 
     @extend_schema(request=TemplateInput, responses={201: TemplateOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = TemplateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        template = services.template_create(
-            organisation=self.organisation, actor=self.actor, **data.validated_data
-        )
-        return self._created(TemplateOutput(template).data)
+        return self._create(TemplateInput, services.template_create)
 
     @extend_schema(request=TemplateInput, responses=TemplateOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
-        template = self.get_object()
-        data = TemplateInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        template = services.template_update(
-            template=template, actor=self.actor, **data.validated_data
-        )
-        return Response(TemplateOutput(template).data)
+        return self._update(TemplateInput, services.template_update, "template")
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        services.template_delete(template=self.get_object(), actor=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._destroy(services.template_delete, "template")
 
     @extend_schema(request=LegalApproveInput, responses=TemplateOutput)
     @action(detail=True, methods=["post"], url_path="legal-approve")
@@ -345,26 +349,14 @@ class ApprovalPolicyViewSet(CrudViewSet):
 
     @extend_schema(request=ApprovalPolicyInput, responses={201: ApprovalPolicyOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = ApprovalPolicyInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        policy = services.approval_policy_create(
-            organisation=self.organisation, actor=self.actor, **data.validated_data
-        )
-        return self._created(ApprovalPolicyOutput(policy).data)
+        return self._create(ApprovalPolicyInput, services.approval_policy_create)
 
     @extend_schema(request=ApprovalPolicyInput, responses=ApprovalPolicyOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
-        policy = self.get_object()
-        data = ApprovalPolicyInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        policy = services.approval_policy_update(
-            policy=policy, actor=self.actor, **data.validated_data
-        )
-        return Response(ApprovalPolicyOutput(policy).data)
+        return self._update(ApprovalPolicyInput, services.approval_policy_update, "policy")
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        services.approval_policy_delete(policy=self.get_object(), actor=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._destroy(services.approval_policy_delete, "policy")
 
 
 class ChannelAccountViewSet(CrudViewSet):
@@ -382,28 +374,14 @@ class ChannelAccountViewSet(CrudViewSet):
 
     @extend_schema(request=ChannelAccountInput, responses={201: ChannelAccountOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = ChannelAccountInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        fields.pop("is_active", None)
-        account = services.channel_account_connect(
-            organisation=self.organisation, actor=self.actor, **fields
-        )
-        return self._created(ChannelAccountOutput(account).data)
+        return self._create(ChannelAccountInput, services.channel_account_connect)
 
-    @extend_schema(request=ChannelAccountInput, responses=ChannelAccountOutput)
+    @extend_schema(request=ChannelAccountUpdateInput, responses=ChannelAccountOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
-        account = self.get_object()
-        data = ChannelAccountInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        fields.pop("platform", None)
-        account = services.channel_account_update(account=account, actor=self.actor, **fields)
-        return Response(ChannelAccountOutput(account).data)
+        return self._update(ChannelAccountUpdateInput, services.channel_account_update, "account")
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        services.channel_account_delete(account=self.get_object(), actor=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._destroy(services.channel_account_delete, "account")
 
 
 class BannedTermViewSet(CrudViewSet):
@@ -420,16 +398,10 @@ class BannedTermViewSet(CrudViewSet):
 
     @extend_schema(request=BannedTermInput, responses={201: BannedTermOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = BannedTermInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        term = services.banned_term_create(
-            organisation=self.organisation, actor=self.actor, **data.validated_data
-        )
-        return self._created(BannedTermOutput(term).data)
+        return self._create(BannedTermInput, services.banned_term_create)
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        services.banned_term_delete(term=self.get_object(), actor=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._destroy(services.banned_term_delete, "term")
 
 
 class StatusPageViewSet(TenantViewSet):

@@ -48,6 +48,7 @@ def channel_account_connect(
     base_url: str,
     handle: str,
     credential: str,
+    is_active: bool = True,
 ) -> ChannelAccount:
     """Connect a Mastodon (access token) or Bluesky (app password) account; one active per
     platform. The URL is checked against the SSRF policy now and again at every connect."""
@@ -61,6 +62,7 @@ def channel_account_connect(
                 handle=handle,
                 credential_ciphertext=encrypt(credential),
                 credential_hint=_hint(credential),
+                is_active=is_active,
             )
     except IntegrityError as exc:
         raise ConflictError(
