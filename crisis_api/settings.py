@@ -160,6 +160,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "communications-publish-due": {"task": "communications.publish_due", "schedule": 15.0},
     "communications-expire": {"task": "communications.expire", "schedule": 60.0},
     "communications-requeue": {"task": "communications.requeue_publishing", "schedule": 120.0},
+    "communications-retry": {"task": "communications.retry_failed", "schedule": 60.0},
     "monitoring-poll-due": {"task": "monitoring.poll_due", "schedule": 15.0},
 }
 if ENVIRONMENT == "development":  # `make run`: the demo wave's replay (manage.py demo_wave)

@@ -37,6 +37,9 @@ from organisations.events import Actor
 logger = logging.getLogger(__name__)
 P = Publication.Status
 STALE_CLAIM = timedelta(minutes=5)
+# Transient failures (429, 5xx, network) are retried automatically after these pauses; then
+# the message stays failed until someone retries it.
+RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 PUBLIC_UPDATE_KINDS = (MessageKind.PUBLIC_STATEMENT, MessageKind.STATUS_UPDATE)
 
 
@@ -236,6 +239,39 @@ def message_publish_due_sweep(*, now: datetime | None = None, batch: int = 100) 
             return started
 
 
+def message_retry_sweep(*, now: datetime | None = None, batch: int = 100) -> int:
+    """Publish again failed messages whose every failure was transient, after a backoff that
+    grows with the attempts (channels already sent are never sent again)."""
+    now = now or timezone.now()
+    retried = 0
+    with transaction.atomic():
+        failed = list(
+            Message.all_tenants.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organisation", "incident", "incident__severity", "policy")
+            .filter(status=S.FAILED, failed_at__lte=now - RETRY_BACKOFF[0])
+            .order_by("failed_at")[:batch]
+        )
+        for message in failed:
+            publications = list(
+                Publication.all_tenants.filter(
+                    message=message, content_hash=message.content_hash, status=P.FAILED
+                )
+            )
+            attempts = max((p.attempts for p in publications), default=len(RETRY_BACKOFF) + 1)
+            if not all(p.retryable for p in publications) or attempts > len(RETRY_BACKOFF):
+                continue
+            assert message.failed_at is not None
+            if message.failed_at + RETRY_BACKOFF[attempts - 1] > now:
+                continue
+            try:
+                with transaction.atomic():
+                    publish_locked(message, Actor.system("automatic retry"))
+                    retried += 1
+            except (NotApprovedError, ContentBlockedError) as exc:
+                logger.info("failed message %s not retried: %s", message.pk, exc)
+    return retried
+
+
 def message_requeue_publishing() -> int:
     """Wake the worker for messages stuck in publishing (a lost wake-up or a dead worker)."""
     stuck = Message.all_tenants.filter(
@@ -254,6 +290,7 @@ __all__ = [
     "message_publish",
     "message_publish_due_sweep",
     "message_requeue_publishing",
+    "message_retry_sweep",
     "message_settle",
     "publish_locked",
 ]

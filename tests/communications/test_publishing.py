@@ -5,6 +5,7 @@ never post twice, drills that never leave the building, e-mail and the public-up
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -186,6 +187,37 @@ def test_failures_say_whether_a_retry_can_help(
     publication = Publication.all_tenants.get(message=message)
     assert (publication.status, publication.retryable) == ("failed", retryable)
     assert publication.error
+
+
+def test_transient_failures_are_retried_with_backoff_then_left_to_people(
+    org: Organisation, platforms: responses.RequestsMock
+) -> None:
+    platforms.add(responses.POST, MASTODON_STATUSES, status=503, body="upstream unavailable")
+    message = approved(org, channels=["mastodon"])
+    assert publish(message).status == "failed"
+    failed_at = Message.all_tenants.get(pk=message.pk).failed_at
+    assert failed_at is not None
+    assert services.message_retry_sweep(now=failed_at + timedelta(seconds=30)) == 0
+    for attempt, pause in enumerate((1, 5, 30), start=1):
+        stored = Message.all_tenants.get(pk=message.pk)
+        assert stored.failed_at is not None
+        assert services.message_retry_sweep(now=stored.failed_at + timedelta(minutes=pause)) == 1
+        assert deliver(message).status == "failed"
+        assert Publication.all_tenants.get(message=message).attempts == attempt + 1
+    stored = Message.all_tenants.get(pk=message.pk)
+    assert stored.failed_at is not None
+    assert services.message_retry_sweep(now=stored.failed_at + timedelta(days=1)) == 0
+
+
+def test_permanent_failures_are_not_retried_automatically(
+    org: Organisation, platforms: responses.RequestsMock
+) -> None:
+    platforms.add(
+        responses.POST, MASTODON_STATUSES, status=401, json={"error": "The access token is invalid"}
+    )
+    message = approved(org, channels=["mastodon"])
+    assert publish(message).status == "failed"
+    assert services.message_retry_sweep(now=timezone.now() + timedelta(hours=1)) == 0
 
 
 def test_a_repeated_worker_run_never_posts_twice(
