@@ -72,6 +72,7 @@ run: venv
 	$(PY) manage.py migrate --noinput
 	$(call step,"seed_demo")
 	$(PY) manage.py seed_demo
+	$(PY) manage.py demo_wave
 	$(call step,"serve (web + worker + beat); Ctrl-C stops all")
 	exec $(PY) manage.py serve --port $(PORT)
 

@@ -151,6 +151,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "incidents-public-updates": {"task": "incidents.sweep_public_updates", "schedule": 60.0},
     "playbooks-overdue-steps": {"task": "playbooks.sweep_overdue_steps", "schedule": 60.0},
     "playbooks-review-due": {"task": "playbooks.sweep_review_due", "schedule": 3600.0},
+    "detection-sweep": {"task": "detection.sweep", "schedule": 60.0},
     "notifications-relay": {"task": "notifications.relay", "schedule": 10.0},
     "webhooks-deliver": {"task": "webhooks.deliver", "schedule": 5.0},
     "webhooks-requeue-stale": {"task": "webhooks.requeue_stale", "schedule": 60.0},
@@ -158,7 +159,17 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "notifications-escalate": {"task": "notifications.escalate", "schedule": 15.0},
     "notifications-requeue-stale": {"task": "notifications.requeue_stale", "schedule": 60.0},
     "notifications-audit": {"task": "notifications.audit", "schedule": 300.0},
+    "communications-publish-due": {"task": "communications.publish_due", "schedule": 15.0},
+    "communications-expire": {"task": "communications.expire", "schedule": 60.0},
+    "communications-requeue": {"task": "communications.requeue_publishing", "schedule": 120.0},
+    "communications-retry": {"task": "communications.retry_failed", "schedule": 60.0},
+    "monitoring-poll-due": {"task": "monitoring.poll_due", "schedule": 15.0},
 }
+if ENVIRONMENT == "development":  # `make run`: the demo wave's replay (manage.py demo_wave)
+    CELERY_BEAT_SCHEDULE["monitoring-demo-replay"] = {
+        "task": "monitoring.demo_replay",
+        "schedule": 3.0,
+    }
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -299,6 +310,23 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "RunStepStatusEnum": "playbooks.models.PlaybookRunStep.Status",
         "DrillStatusEnum": "playbooks.models.Drill.Status",
         "CommsChannelEnum": "playbooks.models.CHANNELS",
+        "ApprovalStrictnessEnum": "incidents.models.Severity.Strictness",
+        "MessageStatusEnum": "communications.models.Message.Status",
+        "MessageKindEnum": "communications.models.MessageKind",
+        "MessageChannelEnum": "communications.models.Channel",
+        "MessageAudienceEnum": "communications.models.Audience",
+        "MessageLanguageEnum": "communications.models.Language",
+        "StatusLabelEnum": "communications.models.Message.StatusLabel",
+        "PublicationStatusEnum": "communications.models.Publication.Status",
+        "CheckResultEnum": "communications.models.ContentCheck.Result",
+        "FindingSeverityEnum": "communications.models.BannedTerm.Severity",
+        "ChannelPlatformEnum": "communications.models.ChannelAccount.Platform",
+        "PlaybookAudienceEnum": "playbooks.models.AUDIENCES",
+        "SourceKindEnum": "monitoring.models.Source.Kind",
+        "SourceStatusEnum": "monitoring.models.Source.Status",
+        "MentionStatusEnum": "monitoring.models.Mention.Status",
+        "WatchTermKindEnum": "monitoring.models.WatchTerm.Kind",
+        "SentimentLabelEnum": "monitoring.models.Mention.SentimentLabel",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

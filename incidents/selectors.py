@@ -43,20 +43,40 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return (end - start).total_seconds()
 
 
+def first_public_update_at(incident: Incident) -> datetime | None:
+    """When the first public statement or update went out (communications records it through
+    `incident_public_update_record`, whose event is on the incident's timeline)."""
+    first = (
+        Event.all_tenants.filter(
+            organisation_id=incident.organisation_id,
+            subject_type="incident",
+            subject_id=str(incident.pk),
+            type="incident.public_update_recorded",
+        )
+        .order_by("seq")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return first
+
+
 def incident_metrics(incident: Incident) -> dict[str, Any]:
-    """Durations in seconds: report → declared, declared → contained, declared → resolved."""
+    """Durations in seconds: report → declared, declared → contained, declared → resolved,
+    declared → first public statement."""
+    first_statement = first_public_update_at(incident) if incident.last_public_update_at else None
     return {
         "time_to_declare": _seconds(incident.created_at, incident.declared_at),
         "time_to_contain": _seconds(incident.declared_at, incident.contained_at),
         "time_to_resolve": _seconds(incident.declared_at, incident.resolved_at),
-        "time_to_first_statement": None,  # arrives with communications
+        "time_to_first_statement": _seconds(incident.declared_at, first_statement),
     }
 
 
 def hide_restricted_incident_events(
     queryset: QuerySet[Event], organisation: Organisation, user: User | None, role: str | None
 ) -> QuerySet[Event]:
-    """Event-log filter: events about restricted incidents only for those who may see them."""
+    """Event-log filter: events about restricted incidents (their subject, or the incident
+    named in the payload) only for those who may see them."""
     if role in SEE_RESTRICTED:
         return queryset
     restricted = Incident.all_tenants.filter(
@@ -73,7 +93,10 @@ def hide_restricted_incident_events(
     hidden = [str(pk) for pk in restricted.values_list("pk", flat=True)]
     if not hidden:
         return queryset
-    return queryset.exclude(subject_type="incident", subject_id__in=hidden)
+    # The incident's own events, and other apps' events about it (tasks, messages, …).
+    return queryset.exclude(subject_type="incident", subject_id__in=hidden).exclude(
+        payload__incident__id__in=hidden
+    )
 
 
 def incidents_for_metrics(queryset: QuerySet[Incident]) -> QuerySet[Incident]:

@@ -3,21 +3,19 @@ notes, timeline and review) and tasks."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crisis_api.api.access import ADMINS, ALL_ROLES, MANAGERS, allow
 from crisis_api.api.pagination import CursorPagination
-from crisis_api.api.viewsets import TenantViewSet
+from crisis_api.api.viewsets import IF_MATCH, TenantViewSet, expected_version
 from incidents import selectors, services
 from incidents.filters import IncidentFilter, TaskFilter
 from incidents.models import (
@@ -65,12 +63,6 @@ RESPONDERS = MANAGERS | {Role.COMMS_LEAD, Role.RESPONDER}
 REVIEWERS = MANAGERS | {Role.COMMS_LEAD}
 COMMAND = {IncidentRole.COMMANDER}
 WORKERS = {IncidentRole.COMMANDER, IncidentRole.SCRIBE, IncidentRole.RESPONDER}
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description='The ETag of the incident you edited (e.g. `"3"`); a stale one gets 412.',
-)
 
 
 def _read(scope_roles: frozenset[str] = ALL_ROLES) -> Any:
@@ -150,9 +142,6 @@ class SeverityViewSet(ConfigViewSet):
 
 class TimelinePagination(CursorPagination):
     ordering = ("seq", "pk")
-
-
-_IF_MATCH = re.compile(r'^(?:W/)?"(\d+)"$')
 
 
 def _transition_action(name: str, input_class: type[Any] | None, summary: str) -> Any:
@@ -248,13 +237,7 @@ class IncidentViewSet(mixins.ListModelMixin, TenantViewSet):
             return False
 
     def expected_version(self) -> int | None:
-        header = self.request.headers.get("If-Match")
-        if header is None or header.strip() == "*":
-            return None
-        match = _IF_MATCH.match(header.strip())
-        if match is None:
-            raise ValidationError({"If-Match": ['Send the ETag as given, e.g. "3".']})
-        return int(match.group(1))
+        return expected_version(self.request)
 
     def detail_response(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
         """The incident the caller just declared or changed, with its new ETag.

@@ -31,6 +31,8 @@ NOTIFIABLE: tuple[str, ...] = (
     "task.overdue",
     "task.completed",
     "playbook_run.notification_requested",
+    "signal.created",
+    "signal.escalated",
 )
 PERSONAL = ("incident.role_assigned", "task.overdue")
 ADDRESSED = ("playbook_run.notification_requested",)  # to the payload's `user_ids` only
@@ -50,6 +52,12 @@ def _person_of(event: Event) -> str | None:
         owner = event.payload.get("task", {}).get("owner_id")
         return str(owner) if owner else None
     return None
+
+
+def _wants_notice(event: Event) -> bool:
+    """A signal notifies members only when its rule's action is `notify` (others go to triage
+    quietly, or declare an incident, which notifies in its own right)."""
+    return event.type != "signal.created" or event.payload.get("notify") is True
 
 
 def quiet_until(rule: NotificationRule, at: datetime) -> datetime | None:
@@ -79,7 +87,7 @@ def _matches(rule: NotificationRule, event: Event, incident: Incident | None) ->
 
 def plan_notifications(events: list[Event]) -> int:
     """Notifications for the batch from members' rules, plus escalations to start."""
-    relevant = [e for e in events if e.type in NOTIFIABLE]
+    relevant = [e for e in events if e.type in NOTIFIABLE and _wants_notice(e)]
     if not relevant:
         return 0
     org_ids = {e.organisation_id for e in relevant}

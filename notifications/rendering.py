@@ -53,6 +53,16 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "{{ drill }}{{ ref }}: {{ payload.step.title }}",
         "{{ payload.message }}",
     ),
+    "signal.created": (
+        "Signal: {{ payload.rule.name }}",
+        "{{ payload.rule.name }} fired: {{ payload.observed }} observed"
+        "{% if payload.baseline is not None %} against a baseline of {{ payload.baseline }}"
+        "{% endif %} ({{ payload.metric }}). Triage it in the signals list.",
+    ),
+    "signal.escalated": (
+        "{{ ref }} declared from signal {{ payload.rule.name }}",
+        "The signal “{{ payload.rule.name }}” was escalated to {{ ref }}: {{ title }}.",
+    ),
 }
 SMS_LIMIT = 320
 

@@ -87,6 +87,9 @@ class Organisation(models.Model):  # type: ignore[django-manager-missing]
         default=False,
         help_text="Deliver drill incidents' events to customer webhooks (off: drills stay inside).",
     )
+    first_response_sla_minutes = models.PositiveIntegerField(
+        default=60, help_text="Complaint cases are due a first response within this time."
+    )
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -11,8 +11,25 @@ import factory
 from django.db import models, transaction
 from django.utils import timezone
 
+from communications.models import (
+    ApprovalPolicy,
+    BannedTerm,
+    ChannelAccount,
+    Message,
+    MessageTemplate,
+    StatusPage,
+)
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
+from monitoring.models import (
+    Case,
+    DetectionRule,
+    IncidentMention,
+    Mention,
+    Signal,
+    Source,
+    WatchTerm,
+)
 from notifications.models import (
     ContactMethod,
     EscalationLevel,
@@ -240,6 +257,68 @@ def make_notification(organisation: Organisation) -> Notification:
     )
 
 
+def make_template(organisation: Organisation) -> MessageTemplate:
+    from communications import services as comms
+
+    return comms.template_create(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        name=f"Holding statement {next(_types)}",
+        kind="public_statement",
+        title="We are looking into {{ incident_title }}",
+        body="We are sorry. We are investigating and will update you within the hour.",
+    )
+
+
+def make_message(organisation: Organisation, **fields: Any) -> Message:
+    from communications import services as comms
+
+    fields.setdefault("kind", "public_statement")
+    fields.setdefault("title", "Service disruption")
+    fields.setdefault("body", "We are sorry for the disruption. We will post an update by 14:00.")
+    fields.setdefault("channels", ["status_page"])
+    fields.setdefault("status_label", "investigating")
+    return comms.message_create(organisation=organisation, actor=Actor.system("tests"), **fields)
+
+
+def make_approval_policy(organisation: Organisation) -> ApprovalPolicy:
+    return ApprovalPolicy.all_tenants.create(
+        organisation=organisation,
+        name=f"Policy {next(_types)}",
+        steps=[
+            {
+                "name": "Comms",
+                "roles": ["comms_lead"],
+                "incident_roles": [],
+                "users": [],
+                "rule": "any",
+            }
+        ],
+    )
+
+
+def make_channel_account(organisation: Organisation) -> ChannelAccount:
+    from crisis_api.crypto import encrypt
+
+    return ChannelAccount.all_tenants.create(
+        organisation=organisation,
+        platform="mastodon",
+        base_url="https://mastodon.example.com",
+        handle="brand",
+        credential_ciphertext=encrypt("token-1234567890"),
+        credential_hint="…7890",
+        is_active=False,  # inactive: the suites may make several per organisation
+    )
+
+
+def make_banned_term(organisation: Organisation) -> BannedTerm:
+    return BannedTerm.all_tenants.create(organisation=organisation, term=f"cheap{next(_types)}")
+
+
+def make_status_page(organisation: Organisation) -> StatusPage:
+    return StatusPage.all_tenants.get_or_create(organisation=organisation)[0]
+
+
 DEMO_STEPS: list[dict[str, Any]] = DATA_BREACH_PLAN["steps"][:2]
 
 
@@ -302,6 +381,84 @@ def make_training_record(organisation: Organisation) -> TrainingRecord:
     return TrainingRecord.all_tenants.get(drill=drill)
 
 
+def make_source(organisation: Organisation, **kwargs: Any) -> Source:
+    """A feed source, created directly: the service resolves the URL's host, tests have no DNS."""
+    n = next(_types)
+    fields: dict[str, Any] = {
+        "kind": Source.Kind.FEED,
+        "name": f"Feed {n}",
+        "config": {"url": f"https://feeds.example.com/{n}.xml"},
+        "next_poll_at": timezone.now(),
+        **kwargs,
+    }
+    return Source.all_tenants.create(organisation=organisation, **fields)
+
+
+def make_watch_term(organisation: Organisation) -> WatchTerm:
+    from monitoring.services import watch_term_create
+
+    return watch_term_create(
+        organisation=organisation,
+        actor=Actor.system("tests"),
+        phrase=f"Acme {next(_types)}",
+        kind=WatchTerm.Kind.BRAND,
+    )
+
+
+def make_mention(organisation: Organisation, **kwargs: Any) -> Mention:
+    n = next(_types)
+    fields: dict[str, Any] = {
+        "external_id": f"post-{n}",
+        "text": f"Post number {n} about Acme",
+        "posted_at": timezone.now(),
+        **kwargs,
+    }
+    if "source" not in fields:
+        fields["source"] = make_source(organisation)
+    return Mention.all_tenants.create(organisation=organisation, **fields)
+
+
+def make_detection_rule(organisation: Organisation) -> DetectionRule:
+    return DetectionRule.all_tenants.create(
+        organisation=organisation, name=f"Rule {next(_types)}", metric="negative_volume"
+    )
+
+
+def make_signal(organisation: Organisation) -> Signal:
+    rule = make_detection_rule(organisation)
+    now = timezone.now()
+    return Signal.all_tenants.create(
+        organisation=organisation,
+        rule=rule,
+        rule_name=rule.name,
+        metric=rule.metric,
+        mode="active",
+        dedupe_key=f"{rule.pk}:1",
+        window_start=now,
+        window_end=now,
+        observed=12,
+        baseline=2,
+        score=6,
+    )
+
+
+def make_case(organisation: Organisation) -> Case:
+    return Case.all_tenants.create(
+        organisation=organisation,
+        platform="mastodon",
+        author_key=f"author-{next(_types)}",
+        author_handle="@angry@example.social",
+    )
+
+
+def make_incident_mention(organisation: Organisation) -> IncidentMention:
+    return IncidentMention.all_tenants.create(
+        organisation=organisation,
+        incident=make_incident(organisation),
+        mention=make_mention(organisation),
+    )
+
+
 TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.Model]] = {
     Organisation: lambda organisation: organisation,
     Membership: make_membership,
@@ -319,9 +476,22 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     NotificationRule: make_rule,
     EscalationPolicy: make_policy,
     Notification: make_notification,
+    MessageTemplate: make_template,
+    Message: make_message,
+    ApprovalPolicy: make_approval_policy,
+    ChannelAccount: make_channel_account,
+    BannedTerm: make_banned_term,
+    StatusPage: make_status_page,
     Playbook: make_playbook,
     PlaybookVersion: make_playbook_version,  # admin only
     PlaybookRun: make_run,
     Drill: make_drill,
     TrainingRecord: make_training_record,
+    Source: make_source,
+    WatchTerm: make_watch_term,
+    Mention: make_mention,
+    DetectionRule: make_detection_rule,
+    Signal: make_signal,
+    Case: make_case,
+    IncidentMention: make_incident_mention,
 }

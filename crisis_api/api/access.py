@@ -29,10 +29,21 @@ API_KEY_SCOPES: dict[str, str] = {
     "events:read": "Read the event log and verify its chain.",
     "incidents:read": "Read incidents, their configuration, tasks, roles, timeline and review.",
     "incidents:write": "Declare incidents and change them (transitions, tasks, notes, review).",
+    "messages:read": "Read templates, messages (with checks and approvals) and status page.",
+    "messages:write": "Draft, edit, submit, check, schedule and publish messages; templates.",
     "playbooks:read": "Read playbooks, their versions, runs, drills and training records.",
     "playbooks:write": "Edit and publish playbooks, run them, complete steps, manage drills.",
     "webhooks:read": "Read webhook endpoints and their delivery log.",
     "webhooks:write": "Manage webhook endpoints: create, rotate secrets, pause, test, replay.",
+    "sources:read": "Read monitoring sources (with their health) and watch terms.",
+    "sources:write": "Manage sources and watch terms: create, pause, resume, poll now, rotate.",
+    "mentions:read": "Read the mention inbox.",
+    "mentions:write": "Triage mentions: status, flag, assignee.",
+    "mentions:ingest": "Push batches of mentions into a push source.",
+    "detection:read": "Read detection rules and the signals they raised.",
+    "detection:write": "Manage detection rules; triage signals (escalate, link, dismiss, snooze).",
+    "cases:read": "Read complaint cases and their mentions.",
+    "cases:write": "Work complaint cases: assign, respond, resolve, close, link to incidents.",
 }
 
 

@@ -41,4 +41,8 @@ class TenantModelChoiceFilter(django_filters.Filter):
         except (ObjectDoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
             noun = self.noun or self.target_model._meta.verbose_name
             raise NotFound(f"{self.field_name}: no such {noun}.") from exc
+        return self.apply(qs, target)
+
+    def apply(self, qs: QuerySet[Any], target: Any) -> QuerySet[Any]:
+        """Narrow the queryset to `target` (subclasses follow links other than one column)."""
         return qs.filter(**{str(self.field_name): getattr(target, self.lookup)})

@@ -43,7 +43,11 @@ class V1Router(SimpleRouter):
 
 
 def build_router() -> V1Router:
+    from communications import views as communications
     from incidents import views as incidents
+    from monitoring import views as monitoring
+    from monitoring import views_cases as cases
+    from monitoring import views_detection as detection
     from notifications import channel_views as channels
     from notifications import views as notifications
     from organisations import views as organisations
@@ -64,6 +68,12 @@ def build_router() -> V1Router:
     router.register_tenant("playbook-runs", playbooks.PlaybookRunViewSet, "playbook-runs")
     router.register_tenant("drills", playbooks.DrillViewSet, "drills")
     router.register_tenant("training-records", playbooks.TrainingRecordViewSet, "training-records")
+    router.register_tenant("rules", detection.RuleViewSet, "rules")
+    router.register_tenant("signals", detection.SignalViewSet, "signals")
+    router.register_tenant("cases", cases.CaseViewSet, "cases")
+    router.register_tenant(
+        "incident-mentions", detection.IncidentMentionViewSet, "incident-mentions"
+    )
     router.register_tenant("webhooks", notifications.WebhookEndpointViewSet, "webhooks")
     router.register_tenant(
         "webhook-deliveries", notifications.WebhookMessageViewSet, "webhook-deliveries"
@@ -76,6 +86,19 @@ def build_router() -> V1Router:
         "escalation-policies", channels.EscalationPolicyViewSet, "escalation-policies"
     )
     router.register_tenant("notifications", channels.NotificationViewSet, "notifications")
+    router.register_tenant("templates", communications.TemplateViewSet, "templates")
+    router.register_tenant("messages", communications.MessageViewSet, "messages")
+    router.register_tenant(
+        "approval-policies", communications.ApprovalPolicyViewSet, "approval-policies"
+    )
+    router.register_tenant(
+        "channel-accounts", communications.ChannelAccountViewSet, "channel-accounts"
+    )
+    router.register_tenant("banned-terms", communications.BannedTermViewSet, "banned-terms")
+    router.register_tenant("status-page", communications.StatusPageViewSet, "status-page")
+    router.register_tenant("sources", monitoring.SourceViewSet, "sources")
+    router.register_tenant("watch-terms", monitoring.WatchTermViewSet, "watch-terms")
+    router.register_tenant("mentions", monitoring.MentionViewSet, "mentions")
     return router
 
 

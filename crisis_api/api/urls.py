@@ -4,6 +4,7 @@ from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from communications import public_views
 from crisis_api.api import root
 from crisis_api.api.router import router
 from notifications import channel_views
@@ -33,6 +34,14 @@ urlpatterns = [
     path("ack/<str:token>/", channel_views.acknowledge_link, name="notification-ack"),
     path("hooks/twilio/status/", channel_views.twilio_status, name="twilio-status"),
     path("auth/", include(auth_patterns)),
+    path(
+        "public/<slug:org>/status/", public_views.PublicStatusView.as_view(), name="public-status"
+    ),
+    path(
+        "public/<slug:org>/status/feed.atom",
+        public_views.PublicStatusFeedView.as_view(),
+        name="public-status-feed",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     *router.urls,

@@ -4,10 +4,13 @@ missing ones (404)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, viewsets
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -24,6 +27,13 @@ from organisations.models import ApiKey, Membership, Organisation
 PAGINATION_PARAMS = frozenset({"cursor", "limit"})
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 ORG_PATTERN = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag of the version you edited (e.g. `"3"`); a stale one gets 412.',
+)
+_IF_MATCH = re.compile(r'^(?:W/)?"(\d+)"$')
 
 
 class OrganisationSuspendedError(PermissionDeniedError):
@@ -154,3 +164,14 @@ class TenantViewSet(IdempotentDispatchMixin, viewsets.GenericViewSet):  # type: 
                 user=self.membership.user if self.membership else None,
             )
         return context
+
+
+def expected_version(request: Request) -> int | None:
+    """The version named by If-Match (`"3"`), None when absent or `*`; 400 when malformed."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    match = _IF_MATCH.match(header.strip())
+    if match is None:
+        raise exceptions.ValidationError({"If-Match": ['Send the ETag as given, e.g. "3".']})
+    return int(match.group(1))

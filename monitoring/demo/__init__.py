@@ -1,0 +1,1 @@
+"""The demo wave `make run` replays: written for this project (not taken from any dataset)."""

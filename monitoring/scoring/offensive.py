@@ -1,0 +1,277 @@
+"""Offensive-language spans: word lists matched over folded, de-obfuscated and inflected forms."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from monitoring.scoring.lemmas import lemma_pl
+from monitoring.scoring.text import Token, bounded_cache, fold, tokenize
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """An offensive stretch of the original text, its category and the rule that found it."""
+
+    start: int
+    end: int
+    text: str
+    category: str
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One listed form: its language, category, weight (how reliably it marks offense) and list."""
+
+    form: str
+    lang: str
+    category: str
+    weight: float
+    source: str
+
+
+def _load() -> dict[str, Entry]:
+    """Read the shipped list (built by scripts/build_scoring_lexicons.py); forms are folded."""
+    entries: dict[str, Entry] = {}
+    text = resources.files("monitoring.scoring").joinpath("data/offensive.tsv").read_text("utf-8")
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        form, lang, cat, weight, source = line.split("\t")
+        entry = Entry(form, lang, cat, float(weight), source)
+        known = entries.get(form)
+        if known is None or known.weight < entry.weight:
+            entries[form] = entry
+    return entries
+
+
+LEXICON = _load()
+_SINGLE = {form: e for form, e in LEXICON.items() if " " not in form}
+_PHRASES: dict[str, list[Entry]] = {}
+for _entry in LEXICON.values():
+    if " " in _entry.form:
+        _PHRASES.setdefault(_entry.form.split(" ", 1)[0], []).append(_entry)
+
+# Productive vulgar roots: any word containing one is vulgar ("spierdalaj", "motherfucking").
+_ROOTS: dict[str, tuple[str, str]] = {
+    "kurw": ("pl", "vulgar"),
+    "pierdol": ("pl", "vulgar"),
+    "pierdal": ("pl", "vulgar"),
+    "jeban": ("pl", "vulgar"),
+    "jebac": ("pl", "vulgar"),
+    "jebie": ("pl", "vulgar"),
+    "jebn": ("pl", "vulgar"),
+    "zjeb": ("pl", "vulgar"),
+    "wyjeb": ("pl", "vulgar"),
+    "chuj": ("pl", "vulgar"),
+    "pizd": ("pl", "vulgar"),
+    "skurw": ("pl", "vulgar"),
+    "fuck": ("en", "vulgar"),
+    "motherf": ("en", "vulgar"),
+    "bullshit": ("en", "vulgar"),
+    "asshole": ("en", "vulgar"),
+    "dumbass": ("en", "insult"),
+    "nigger": ("en", "slur"),
+    "faggot": ("en", "slur"),
+    "cunt": ("en", "vulgar"),
+}
+_ROOT_RE = re.compile("|".join(sorted(_ROOTS, key=len, reverse=True)))
+_ROOT_ALLOW = frozenset({"scunthorpe"})
+# Spelled with diacritics, these are mild words that only share a root when folded
+# ("pierdoły": trifles).
+_ROOT_ALLOW_SPELLED = ("pierdoł",)
+ROOT_WEIGHT = 0.9
+_EN_SUFFIXES = ("s", "es", "ing", "ed")
+
+_LEET = str.maketrans(
+    {
+        "4": "a",
+        "@": "a",
+        "3": "e",
+        "1": "i",
+        "!": "i",
+        "0": "o",
+        "5": "s",
+        "$": "s",
+        "7": "t",
+        "8": "b",
+        "9": "g",
+    }
+)
+_SEPARATORS = re.compile(r"[.\-_~+'`^|]")
+_MASK_CHARS = "*%?$#@!&"
+_MASK_RE = re.compile(rf"[{re.escape(_MASK_CHARS)}]")
+_CHUNK_RE = re.compile(r"\S+")
+_EDGE = ".,;:!?\"'()[]{}<>«»„”“"
+_OBFUSCATED_RE = re.compile(
+    rf"[^\W\d_][\d{re.escape(_MASK_CHARS)}.\-_~+`^|]+[^\W_]|[^\W\d_]\d|[^\W\d_][{re.escape(_MASK_CHARS)}]"
+)
+_LINK_RE = re.compile(r"https?:|www\.|@\w")
+_SPACED_RE = re.compile(r"(?<!\w)[^\W\d_]\W{1,3}[^\W\d_]\W{1,3}[^\W\d_](?!\w)")
+_RUN3_RE = re.compile(r"(.)\1{2,}")
+_RUN2_RE = re.compile(r"(.)\1+")
+
+_MASK_INDEX: dict[tuple[int, str, str], list[str]] = {}
+for _form in _SINGLE:
+    _MASK_INDEX.setdefault((len(_form), _form[0], _form[-1]), []).append(_form)
+
+
+def _lookup(word: str) -> tuple[Entry, str] | None:
+    """The entry a folded word matches, trying repeated-letter collapses; with the rule used."""
+    entry = _SINGLE.get(word)
+    if entry is not None:
+        return entry, entry.source
+    if _RUN2_RE.search(word):
+        for variant in (_RUN3_RE.sub(r"\1\1", word), _RUN2_RE.sub(r"\1", word)):
+            entry = _SINGLE.get(variant)
+            if entry is not None:
+                return entry, f"{entry.source}+repeats"
+    return None
+
+
+def _root(word: str) -> tuple[Entry, str] | None:
+    """A productive vulgar root inside the word."""
+    if word in _ROOT_ALLOW:
+        return None
+    match = _ROOT_RE.search(word) or _ROOT_RE.search(_RUN2_RE.sub(r"\1", word))
+    if match is None:
+        return None
+    lang, cat = _ROOTS[match.group()]
+    return Entry(match.group(), lang, cat, ROOT_WEIGHT, "root"), f"root:{match.group()}"
+
+
+_WORDS: dict[str, tuple[Entry, str] | None] = {}
+
+
+def _word(token: Token) -> tuple[Entry, str] | None:
+    """Match one plain word (memoised by its lower-cased form)."""
+    try:
+        return _WORDS[token.low]
+    except KeyError:
+        bounded_cache(_WORDS)
+        found = _WORDS[token.low] = _match_word(token)
+        return found
+
+
+def _match_word(token: Token) -> tuple[Entry, str] | None:
+    """Match one plain word: listed form, lemma, inflection, or productive root."""
+    found = _lookup(token.folded)
+    if found is not None:
+        return found
+    lemma = lemma_pl(token.low)
+    if lemma != token.low:
+        entry = _SINGLE.get(fold(lemma))
+        if entry is not None:
+            return entry, f"{entry.source}+lemma"
+    word = token.folded
+    for suffix in _EN_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            entry = _SINGLE.get(word[: -len(suffix)])
+            if entry is not None and entry.lang == "en":
+                return entry, f"{entry.source}+inflection"
+    if any(mild in token.low for mild in _ROOT_ALLOW_SPELLED):
+        return None
+    return _root(word)
+
+
+def _masked(core: str) -> tuple[Entry, str] | None:
+    """A masked form ("k***a", "wyj%?$ne"): mask characters stand for one letter each."""
+    if len(core) < 3 or core[0] in _MASK_CHARS or not _MASK_RE.search(core):
+        return None
+    if sum(c.isalpha() for c in core) < 2:
+        return None
+    pattern = re.compile("".join("." if c in _MASK_CHARS else re.escape(c) for c in core))
+    for form in _MASK_INDEX.get((len(core), core[0], core[-1]), ()):
+        if pattern.fullmatch(form):
+            entry = _SINGLE[form]
+            return entry, f"{entry.source}+masked"
+    return None
+
+
+def _obfuscated(chunk: str) -> tuple[Entry, str] | None:
+    """A word hidden by leetspeak, separators or masks: "kurw4", "k.u.r.w.a", "k*rwa"."""
+    folded = fold(chunk)
+    plain = _SEPARATORS.sub("", folded.translate(_LEET))
+    if plain.isalpha():
+        found = _lookup(plain) or _root(plain)
+        if found is not None:
+            return found[0], f"{found[1]}+obfuscation"
+    return _masked(_SEPARATORS.sub("", folded))
+
+
+def _accept(entry: Entry, language: str | None) -> bool:
+    """Other-language entries count only when they are strong on their own."""
+    return language in (None, "und", entry.lang) or entry.weight >= 0.8
+
+
+def find_spans(
+    text: str, language: str | None = None, tokens: list[Token] | None = None
+) -> list[tuple[Span, float]]:
+    """Every offensive span with its weight, leftmost first, non-overlapping; `tokens`, when
+    given, are `tokenize(text)`'s."""
+    found: list[tuple[Span, float]] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(start: int, end: int, entry: Entry, rule: str) -> None:
+        if not _accept(entry, language):
+            return
+        if any(s < end and start < e for s, e in taken):
+            return
+        taken.append((start, end))
+        found.append((Span(start, end, text[start:end], entry.category, rule), entry.weight))
+
+    # Obfuscated chunks first: they cover several word tokens ("k.u.r.w.a" is five).
+    chunk_end = -1
+    for suspect in _OBFUSCATED_RE.finditer(text):
+        if suspect.start() < chunk_end:
+            continue
+        left = suspect.start()
+        while left > 0 and not text[left - 1].isspace():
+            left -= 1
+        chunk = _CHUNK_RE.match(text, left)
+        if chunk is None:  # pragma: no cover - the suspect itself is non-space
+            continue
+        chunk_end = chunk.end()
+        raw = chunk.group()
+        core = raw.strip(_EDGE)
+        if not core or _LINK_RE.match(core):
+            continue
+        start = left + raw.index(core)
+        hit = _obfuscated(core)
+        if hit is not None:
+            add(start, start + len(core), hit[0], hit[1])
+
+    if tokens is None:
+        tokens = tokenize(text)
+    # Spelled-out letters: "f u c k", "k u r w a" (scanned only when three single letters run).
+    i = 0 if _SPACED_RE.search(text) else len(tokens)
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and len(tokens[j].folded) == 1 and tokens[j].folded.isalpha():
+            j += 1
+        if j - i >= 3:
+            letters = "".join(t.folded for t in tokens[i:j])
+            hit = _lookup(letters)
+            first = i
+            if hit is None and (match := _ROOT_RE.search(letters)) is not None:
+                # Letters before the root belong to other words ("a f u c k" is "a" + "fuck").
+                hit, first = _root(match.group()), i + match.start()
+            if hit is not None:
+                add(tokens[first].start, tokens[j - 1].end, hit[0], f"{hit[1]}+spaced")
+        i = max(j, i + 1)
+
+    memo = _WORDS
+    for i, token in enumerate(tokens):
+        if token.folded in _PHRASES:
+            for entry in _PHRASES[token.folded]:
+                words = entry.form.split(" ")
+                tail = tokens[i : i + len(words)]
+                if [t.folded for t in tail] == words:
+                    add(token.start, tail[-1].end, entry, entry.source)
+        hit = memo[token.low] if token.low in memo else _word(token)
+        if hit is not None:
+            add(token.start, token.end, hit[0], hit[1])
+    found.sort(key=lambda pair: pair[0].start)
+    return found
