@@ -237,7 +237,7 @@ def test_disabled_rule_is_not_evaluated(
 def test_snoozed_signal_keeps_its_rule_quiet_until_it_wakes(
     org: Organisation, clock: time_machine.Traveller, unscoped: None
 ) -> None:
-    from monitoring.services.signals import signal_snooze
+    from monitoring.services.signals import signal_snooze, signals_wake
 
     rule = spike_rule(org, cooldown_minutes=10)
     add_mentions(org, 30, at=T0)
@@ -247,9 +247,20 @@ def test_snoozed_signal_keeps_its_rule_quiet_until_it_wakes(
     clock.shift(timedelta(minutes=15))
     add_mentions(org, 30, at=T0 + timedelta(minutes=15))
     assert rule_evaluate(rule_id=rule.pk) is None
+    assert signals_wake() == 0
     clock.shift(timedelta(minutes=16))
+    assert signals_wake() == 1
+    signal.refresh_from_db()
+    assert signal.status == "new"  # back in the triage queue
+    assert signals_wake() == 0
     add_mentions(org, 30, at=T0 + timedelta(minutes=31))
     assert rule_evaluate(rule_id=rule.pk) is not None
+    assert event_types(org, "signal.") == [
+        "signal.created",
+        "signal.snoozed",
+        "signal.woke",
+        "signal.created",
+    ]
 
 
 def test_auto_declare_opens_an_incident_once_and_joins_it_later(
