@@ -103,7 +103,7 @@ def signal_escalate(
     incident = incidents.incident_declare(
         organisation=signal.organisation,
         actor=actor,
-        title=title or f"{signal.rule_name}: {_describe(signal)}",
+        title=(title or f"{signal.rule_name}: {_describe(signal)}")[:200],
         crisis_type=crisis_type,
         severity=severity,
         summary=summary or _describe(signal),

@@ -239,3 +239,17 @@ def test_the_minute_sweep_evaluates_every_enabled_rule(org: Organisation, unscop
     assert rules_sweep_task() == 1
     assert rules_sweep_task() == 0
     assert list(Signal.all_tenants.values_list("rule_name", flat=True)) == ["spike"]
+
+
+def test_escalating_a_signal_of_a_long_named_rule_fits_the_incident_title(
+    org: Organisation, manager: APIClient, unscoped: None
+) -> None:
+    signal = make_signal(org)
+    Signal.all_tenants.filter(pk=signal.pk).update(rule_name="R" * 200)
+    body = {
+        "crisis_type": str(org.crisistype_set.first().pk),  # type: ignore[union-attr]
+        "severity": str(severity_of(org).pk),
+    }
+    response = manager.post(signal_url(signal, "escalate"), body, format="json")
+    assert response.status_code == 200, response.content
+    assert len(Incident.all_tenants.get().title) == 200
