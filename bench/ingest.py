@@ -45,9 +45,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -57,21 +54,11 @@ SLUG = "bench-ingest"
 
 sys.path.insert(0, str(ROOT))
 
+from api_read import ensure_database  # noqa: E402 - bench/ is this script's directory
+
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-def ensure_database(database_url: str) -> None:
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if parts.hostname not in {"127.0.0.1", "localhost"} or not name.startswith("crisis_bench"):
-        raise SystemExit(f"refusing {database_url}: use a loopback database named crisis_bench*")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            say(f"creating database {name}")
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django(database_url: str) -> None:
@@ -257,7 +244,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DATABASE_URL)
     args = parser.parse_args()
 
-    ensure_database(args.database_url)
+    ensure_database(args.database_url, reseed=False)
     setup_django(args.database_url)
 
     from django.core.management import call_command
@@ -295,6 +282,7 @@ def main() -> None:
         "engine_version": ENGINE_VERSION,
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
+        "loadavg_start": load_average(),
     }
 
     # Warm-up: matcher cache, scoring lexicons, the staging table, connection.
@@ -404,6 +392,11 @@ def main() -> None:
     say("")
     say(f"Ingest benchmark: {n:,} mentions in batches of {args.batch:,} (5 % repeated in-batch)")
     say(f"  engine {ENGINE_VERSION}, Python {platform.python_version()}, {os.cpu_count()} cores")
+    results["loadavg_end"] = load_average()
+    say(
+        f"  load average (1 min) at start {results['loadavg_start']}, at end "
+        f"{results['loadavg_end']}: above the core count, other work shared the CPUs"
+    )
     say("")
     say(f"  raw COPY floor (finished rows)      {copy_rate:>10,.0f} mentions/s")
     say(
@@ -437,6 +430,10 @@ def main() -> None:
     out = RESULTS / f"ingest-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(results, indent=2, default=str))
     say(f"\n  results: {out.relative_to(ROOT)}")
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def timed_batches(run: Callable[[list[Any]], Any], post_batches: list[list[Any]]) -> list[float]:
