@@ -46,7 +46,7 @@ from monitoring.serializers import (
     WatchTermUpdateInput,
 )
 from monitoring.services.push import MAX_BATCH, PushBatchTooLargeError
-from monitoring.tasks import source_poll_task
+from monitoring.tasks import source_poll_enqueue
 from organisations.authentication import BearerAuthentication, SessionAuthentication
 from organisations.events import Actor
 from organisations.models import Event, Role
@@ -155,7 +155,7 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         """Poll now, ignoring the schedule and any backoff; 409 while a poll is running."""
         source = self.get_object()
         token = services.source_poll_now(source=source, actor=self.actor)
-        transaction.on_commit(lambda: source_poll_task.delay(str(source.pk), str(token)))
+        transaction.on_commit(lambda: source_poll_enqueue(str(source.pk), str(token)))
         source.refresh_from_db()
         return Response(self._output(source), status=status.HTTP_202_ACCEPTED)
 
