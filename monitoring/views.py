@@ -25,7 +25,11 @@ from crisis_api.api.viewsets import (
 )
 from crisis_api.tenancy import activate_tenant_scope
 from monitoring import selectors, services
-from monitoring.authentication import PushSignatureAuthentication, SignedPush
+from monitoring.authentication import (
+    PushRateThrottle,
+    PushSignatureAuthentication,
+    SignedPush,
+)
 from monitoring.connectors import MentionIn
 from monitoring.filters import MentionFilter, SourceFilter, WatchTermFilter
 from monitoring.models import Mention, Source, WatchTerm
@@ -183,6 +187,7 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
             PushSignatureAuthentication,
         ],
         permission_classes=[PushOrDeclaredAccess],
+        throttle_classes=[PushRateThrottle],
     )
     def ingest(self, request: Request, org: str, pk: str) -> Response:
         """Push a batch of up to 1,000 mentions, signed with the source's secret (Standard
