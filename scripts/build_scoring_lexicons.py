@@ -10,8 +10,9 @@ DIR holds: ldnoobw_en.txt, ldnoobw_pl.txt (LDNOOBW @5faf2ba, CC BY 4.0), v2_en.t
 resources/polish_vulgarisms_extended_2.0.txt., CC BY 4.0). The Polish valence lexicon is read from
 the polvader wheel (MIT). Writes monitoring/scoring/data/{offensive.tsv,pl_valence.tsv}.
 
-With --dev, each candidate word's weight is its smoothed precision on the *tuning half* of the dev
-files (olid_train for English, the even-hash half of banpl for Polish); noisy V2 entries are kept
+With --dev, each candidate word's weight is its smoothed precision on the *tuning split* of the dev
+files (olid_train for English; for Polish the banpl rows whose SHA-1 is even, a third of the dev
+rows since the dev file already holds only SHA-1 % 4 != 0); noisy V2 entries are kept
 only when they are precise there. Only words from the sources above are ever written, never text
 from the dev files.
 """
@@ -72,15 +73,16 @@ INSULT_ROOTS = (
     "frajer",
     "scum",
 )
-# Listed words whose everyday meaning dominates (egg, to blow, to vomit, mess, trifles, fart).
+# Listed words whose everyday meaning dominates (egg, to blow, to vomit, mess, trifles, fart...).
 EVERYDAY = frozenset(
     {"jajko", "jajco", "jaja", "jajka", "dmuchac", "rzygac", "syf", "duperele", "pierdziec", "cyc"}
+    | {"twinkie", "twinkies"}  # a snack cake
 )
 SLUR_ROOTS = ("nigg", "fag", "kike", "spic", "chink", "tranny", "pedal", "ciapat", "zyd", "murzyn")
 
 
 def hash_half(text: str) -> int:
-    """0 for the tuning half, 1 for the check half (stable across runs)."""
+    """0 for the tuning split, 1 for the check split (stable across runs)."""
     return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 2  # noqa: S324
 
 

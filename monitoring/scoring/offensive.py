@@ -79,6 +79,9 @@ _ROOTS: dict[str, tuple[str, str]] = {
 }
 _ROOT_RE = re.compile("|".join(sorted(_ROOTS, key=len, reverse=True)))
 _ROOT_ALLOW = frozenset({"scunthorpe"})
+# Spelled with diacritics, these are mild words that only share a root when folded
+# ("pierdoły": trifles).
+_ROOT_ALLOW_SPELLED = ("pierdoł",)
 ROOT_WEIGHT = 0.9
 _EN_SUFFIXES = ("s", "es", "ing", "ed")
 
@@ -168,6 +171,8 @@ def _match_word(token: Token) -> tuple[Entry, str] | None:
             entry = _SINGLE.get(word[: -len(suffix)])
             if entry is not None and entry.lang == "en":
                 return entry, f"{entry.source}+inflection"
+    if any(mild in token.low for mild in _ROOT_ALLOW_SPELLED):
+        return None
     return _root(word)
 
 

@@ -22,8 +22,11 @@ CAPS_BOOST = 0.733
 EXCLAMATION_BOOST = 0.292
 NEGATION_WINDOW = 3
 CONTRAST_BEFORE, CONTRAST_AFTER = 0.5, 1.5
-PL_DEAD_ZONE = 0.8
-PL_MIN_VALENCE = 0.2
+PL_DEAD_ZONE = 0.6
+PL_MIN_VALENCE = 0.1
+# Polish word norms lean positive (most everyday words rate above zero), so Polish scores are
+# offset by this; the one Polish constant tuned on dev data (mozetic_pl).
+PL_BIAS = -0.05
 # Linear calibration of the lexicon score against human ratings (mean rating / 4) of the VADER
 # tweets (MIT), fitted by scripts/fit_sentiment_calibration.py: questions lean negative,
 # exclamations positive, whatever the words say.
@@ -95,11 +98,12 @@ EN_WORDS, EMOTICONS, EMOJI = _load_en()
 PL_LEMMAS, PL_FOLDED = _load_pl()
 # Single-code-point emoji only (skin tones and joiners leave the base emoji scored).
 EMOJI = {char: value for char, value in EMOJI.items() if len(char) == 1}
+_EMOJI_CHARS = frozenset(EMOJI)
 _EMOJI_RE = re.compile(f"[{''.join(re.escape(e) for e in EMOJI)}]")
 
 
-# Every emoticon of the lexicon has one of these characters; texts without any skip the scan.
-_EMOTICON_HINT = re.compile(r"[:;()<>|/\\^=*{}\[\]_]")
+# Candidate emoticons: whitespace-delimited chunks of 2-6 characters with emoticon punctuation.
+_EMOTICON_RE = re.compile(r"(?<!\S)(?=\S{2,6}(?!\S))\S*[:;()<>|/\\^=*{}\[\]_]\S*")
 
 
 def _contribution(token: str, start: int, value: float, kind: str) -> dict[str, Any]:
@@ -306,6 +310,8 @@ def score(text: str, tokens: list[Token], lang: str) -> tuple[float, dict[str, A
     compound, contributions = compound_score(text, tokens, lang)
     inputs = features(text, compound, contributions)
     value = sum(CALIBRATION[name] * x for name, x in inputs.items())
+    if lang == "pl":
+        value += PL_BIAS
     return round(max(-1.0, min(1.0, value)), 4), {
         "compound": compound,
         "contributions": contributions,
@@ -320,41 +326,40 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
         if lang == "pl"
         else (EN_NEGATORS, EN_BOOSTERS, EN_CONTRAST)
     )
-    shouting_text = text.isupper()
     memo = _MEMO[lang]
     words = [memo[t.low] if t.low in memo else _word(t, lang) for t in tokens]
-    keys = [w[0] for w in words]
-    if not any(w[1] for w in words):
-        keys = []  # nothing valenced: skip the rule layer
-    negation = [
-        k in negators or (lang != "pl" and k.endswith("nt") and t.low.endswith("n't"))
-        for k, t in zip(keys, tokens, strict=False)
-    ]
-    contrast_at = max((i for i, k in enumerate(keys) if k in contrast), default=-1)
+    # Only valenced words contribute; rule words around them are looked at on demand.
+    valenced = [i for i, w in enumerate(words) if w[1]]
     contributions: list[dict[str, Any]] = []
     total = 0.0
-    for i, key in enumerate(keys):
-        token = tokens[i]
+    if valenced:
+        shouting_text = text.isupper()
+        keys = [w[0] for w in words]
+        contrast_at = max((i for i, k in enumerate(keys) if k in contrast), default=-1)
+        english = lang != "pl"
+    for i in valenced:
+        key = keys[i]
         if key in negators or key in boosters or key in contrast:
             continue
+        token = tokens[i]
         base = words[i][1]
-        if not base:
-            continue
         value = base
         modifiers: list[str] = []
         sign = 1.0 if base > 0 else -1.0
         if not shouting_text and len(token.raw) > 1 and token.raw.isupper():
             value += sign * CAPS_BOOST
             modifiers.append("capitals")
+        negated = None
         for distance, j in enumerate(range(i - 1, max(-1, i - 1 - NEGATION_WINDOW), -1)):
-            boost = boosters.get(keys[j])
+            near = keys[j]
+            boost = boosters.get(near)
             if boost:
                 value += sign * boost * (1.0 - 0.05 * distance)
                 modifiers.append(f"{'intensifier' if boost > 0 else 'dampener'}:{tokens[j].raw}")
-        negated = next(
-            (tokens[j].raw for j in range(max(0, i - NEGATION_WINDOW), i) if negation[j]),
-            None,
-        )
+            elif negated is None and (
+                near in negators or (english and tokens[j].low.endswith("n't"))
+            ):
+                negated = tokens[j].raw
         if negated is not None:
             value *= NEGATION_SCALAR
             modifiers.append(f"negation:{negated}")
@@ -372,19 +377,17 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
                 "modifiers": modifiers,
             }
         )
-    if not text.isascii():
+    if not text.isascii() and not _EMOJI_CHARS.isdisjoint(text):
         for match in _EMOJI_RE.finditer(text):
             value = EMOJI[match.group()]
             total += value
             contributions.append(_contribution(match.group(), match.start(), value, "emoji"))
-    offset = 0
-    for chunk in text.split() if _EMOTICON_HINT.search(text) else ():
-        position = text.find(chunk, offset)
-        offset = position + len(chunk)
+    for match in _EMOTICON_RE.finditer(text):
+        chunk = match.group()
         emoticon = EMOTICONS.get(chunk) or EMOTICONS.get(chunk.lower())
         if emoticon:
             total += emoticon
-            contributions.append(_contribution(chunk, position, emoticon, "emoticon"))
+            contributions.append(_contribution(chunk, match.start(), emoticon, "emoticon"))
     if total:
         bangs = min(text.count("!"), 4)
         total += math.copysign(bangs * EXCLAMATION_BOOST, total)

@@ -74,8 +74,11 @@ def tokenize(text: str, *, social: bool = True) -> list[Token]:
     if text.isascii():
         low = folded = text.lower()
     else:
-        low = lower(text).replace("\u2019", "'")
-        folded = fold(text)
+        low = text.lower()
+        if len(low) != len(text):  # rare letters whose lower case is longer ("İ")
+            low = lower(text)
+        low = low.replace("\u2019", "'")
+        folded = low.translate(_FOLD_TABLE)
     searched = (
         NOISE_RE.sub(_blank, folded)
         if social and ("@" in text or "/" in text or "&" in text or "{" in text or "[" in text)
@@ -83,10 +86,12 @@ def tokenize(text: str, *, social: bool = True) -> list[Token]:
     )
     tokens: list[Token] = []
     append = tokens.append
+    same = low is folded
     for m in WORD_RE.finditer(searched):
         start, end = m.span()
+        word = m.group()
         # tuple.__new__ skips NamedTuple's Python-level constructor (hot path).
-        append(_NEW(Token, (start, end, text[start:end], low[start:end], m.group())))
+        append(_NEW(Token, (start, end, text[start:end], word if same else low[start:end], word)))
     return tokens
 
 
