@@ -233,3 +233,12 @@ def test_never_raises_and_keeps_ranges(texts: list[str]) -> None:
             assert text[span.start : span.end] == span.text
         for hit in score.term_hits:
             assert text[hit.start : hit.end] == hit.text
+
+
+def test_false_friends_only_count_in_their_own_language() -> None:
+    assert offensive_spans("what a dupe that ad was", "en") == []
+    assert [s.text for s in offensive_spans("w dupę z tym", "pl")] == ["dupę"]
+
+
+def test_language_narrows_the_lists_but_strong_words_cross() -> None:
+    assert [s.text for s in offensive_spans("kurwa, the update broke again", "en")] == ["kurwa"]
