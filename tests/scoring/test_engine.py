@@ -76,6 +76,7 @@ def test_polish_inflected_forms_carry_valence() -> None:
         ("We are looking into the outage and will update you soon", "en"),
         ("Pracujemy nad awarią i wkrótce damy znać", "pl"),
         ("Dziekujemy za cierpliwosc, to byl trudny dzien", "pl"),
+        ("a kto go tu zaprosił?", "pl"),
         ("12345 !!!", "und"),
     ],
 )
