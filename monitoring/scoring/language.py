@@ -35,9 +35,10 @@ MIN_CONFIDENCE = 0.6
 
 def detect(tokens: list[Token]) -> tuple[str, float, dict[str, Any]]:
     """("en" | "pl" | "und", confidence, evidence): frequent-word and Polish-letter counts."""
-    en = sum(1 for t in tokens if t.folded in EN_WORDS)
-    pl = sum(1 for t in tokens if t.folded in PL_WORDS)
-    letters = sum(1 for t in tokens if not PL_LETTERS.isdisjoint(t.raw))
+    words = [t.folded for t in tokens]
+    en = sum(map(EN_WORDS.__contains__, words))
+    pl = sum(map(PL_WORDS.__contains__, words))
+    letters = sum(1 for t in tokens if not t.raw.isascii() and not PL_LETTERS.isdisjoint(t.raw))
     pl_score = pl + letters
     total = en + pl_score
     evidence = {

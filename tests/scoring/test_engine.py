@@ -77,6 +77,7 @@ def test_polish_inflected_forms_carry_valence() -> None:
         ("Pracujemy nad awarią i wkrótce damy znać", "pl"),
         ("Dziekujemy za cierpliwosc, to byl trudny dzien", "pl"),
         ("a kto go tu zaprosił?", "pl"),
+        ("Świetna obsługa, dziękuję", "pl"),
         ("12345 !!!", "und"),
     ],
 )
