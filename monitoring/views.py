@@ -135,23 +135,23 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         services.source_delete(source=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=SourceOutput)
-    @action(detail=True, methods=["post"])
-    def pause(self, request: Request, org: str, pk: str) -> Response:
-        """Stop polling (or refuse pushes) until resumed."""
+    def _set_status(self, new_status: str) -> Response:
         source = services.source_set_status(
-            source=self.get_object(), actor=self.actor, status=Source.Status.PAUSED
+            source=self.get_object(), actor=self.actor, status=new_status
         )
         return Response(self._output(source))
 
     @extend_schema(request=None, responses=SourceOutput)
     @action(detail=True, methods=["post"])
+    def pause(self, request: Request, org: str, pk: str) -> Response:
+        """Stop polling (or refuse pushes) until resumed."""
+        return self._set_status(Source.Status.PAUSED)
+
+    @extend_schema(request=None, responses=SourceOutput)
+    @action(detail=True, methods=["post"])
     def resume(self, request: Request, org: str, pk: str) -> Response:
         """Poll again from now on (any backoff is forgotten)."""
-        source = services.source_set_status(
-            source=self.get_object(), actor=self.actor, status=Source.Status.ACTIVE
-        )
-        return Response(self._output(source))
+        return self._set_status(Source.Status.ACTIVE)
 
     @extend_schema(request=None, responses={202: SourceOutput})
     @action(detail=True, methods=["post"], url_path="poll-now")
