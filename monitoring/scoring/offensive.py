@@ -201,9 +201,15 @@ def _obfuscated(chunk: str) -> tuple[Entry, str] | None:
     return _masked(_SEPARATORS.sub("", folded))
 
 
+# Listed forms that are ordinary words in the other language ("dupe" in English, "pot" in Polish).
+_FALSE_FRIENDS = frozenset({"dupe", "dupes", "pot", "bat", "bomb", "demon", "pis", "tir", "gut"})
+
+
 def _accept(entry: Entry, language: str | None) -> bool:
-    """Other-language entries count only when they are strong on their own."""
-    return language in (None, "und", entry.lang) or entry.weight >= 0.8
+    """Other-language entries count only when strong on their own and not false friends."""
+    if language in (None, "und", entry.lang):
+        return True
+    return entry.weight >= 0.8 and entry.form not in _FALSE_FRIENDS
 
 
 def find_spans(

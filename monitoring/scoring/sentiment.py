@@ -118,91 +118,20 @@ def _contribution(token: str, start: int, value: float, kind: str) -> dict[str, 
 
 
 EN_NEGATORS = frozenset(
-    [
-        "not",
-        "no",
-        "never",
-        "none",
-        "nobody",
-        "nothing",
-        "nowhere",
-        "neither",
-        "nor",
-        "without",
-        "cannot",
-        "cant",
-        "dont",
-        "doesnt",
-        "didnt",
-        "isnt",
-        "arent",
-        "wasnt",
-        "werent",
-        "wont",
-        "wouldnt",
-        "shouldnt",
-        "couldnt",
-        "hasnt",
-        "havent",
-        "hadnt",
-        "aint",
-        "nope",
-    ]
+    """not no never none nobody nothing nowhere neither nor without cannot cant dont doesnt didnt
+    isnt arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt aint nope""".split()  # noqa: SIM905
 )
 EN_BOOSTERS = {
     **dict.fromkeys(
-        [
-            "absolutely",
-            "amazingly",
-            "awfully",
-            "completely",
-            "deeply",
-            "enormously",
-            "entirely",
-            "especially",
-            "exceptionally",
-            "extremely",
-            "fully",
-            "greatly",
-            "highly",
-            "hugely",
-            "incredibly",
-            "intensely",
-            "particularly",
-            "purely",
-            "really",
-            "remarkably",
-            "so",
-            "substantially",
-            "thoroughly",
-            "totally",
-            "tremendously",
-            "truly",
-            "unbelievably",
-            "utterly",
-            "very",
-            "super",
-            "most",
-            "more",
-        ],
+        """absolutely amazingly awfully completely deeply enormously entirely especially
+        exceptionally extremely fully greatly highly hugely incredibly intensely particularly
+        purely really remarkably so substantially thoroughly totally tremendously truly
+        unbelievably utterly very super most more""".split(),  # noqa: SIM905
         BOOST,
     ),
     **dict.fromkeys(
-        [
-            "almost",
-            "barely",
-            "hardly",
-            "kinda",
-            "less",
-            "little",
-            "marginally",
-            "slightly",
-            "somewhat",
-            "sorta",
-            "partly",
-            "scarcely",
-            "occasionally",
-        ],
+        """almost barely hardly kinda less little marginally slightly somewhat sorta partly
+        scarcely occasionally""".split(),  # noqa: SIM905
         -BOOST,
     ),
 }
@@ -213,34 +142,12 @@ PL_NEGATORS = frozenset(
 )
 PL_BOOSTERS = {
     **dict.fromkeys(
-        [
-            "bardzo",
-            "mega",
-            "strasznie",
-            "okropnie",
-            "naprawde",
-            "niesamowicie",
-            "totalnie",
-            "kompletnie",
-            "calkowicie",
-            "wyjatkowo",
-            "niezwykle",
-            "szalenie",
-            "ogromnie",
-            "niezmiernie",
-            "najbardziej",
-            "bardziej",
-            "zupelnie",
-            "absolutnie",
-            "ultra",
-            "mocno",
-            "potwornie",
-            "cholernie",
-            "serio",
-        ],
+        """bardzo mega strasznie okropnie naprawde niesamowicie totalnie kompletnie calkowicie
+        wyjatkowo niezwykle szalenie ogromnie niezmiernie najbardziej bardziej zupelnie absolutnie
+        ultra mocno potwornie cholernie serio""".split(),  # noqa: SIM905
         BOOST,
     ),
-    **dict.fromkeys(["troche", "nieco", "dosc", "raczej", "lekko", "prawie", "ledwo"], -BOOST),
+    **dict.fromkeys("troche nieco dosc raczej lekko prawie ledwo".split(), -BOOST),  # noqa: SIM905
 }
 PL_CONTRAST = frozenset({"ale", "jednak", "lecz", "natomiast", "jednakze", "chociaz"})
 

@@ -76,6 +76,8 @@ def test_polish_inflected_forms_carry_valence() -> None:
         ("We are looking into the outage and will update you soon", "en"),
         ("Pracujemy nad awarią i wkrótce damy znać", "pl"),
         ("Dziekujemy za cierpliwosc, to byl trudny dzien", "pl"),
+        ("a kto go tu zaprosił?", "pl"),
+        ("Świetna obsługa, dziękuję", "pl"),
         ("12345 !!!", "und"),
     ],
 )
@@ -233,3 +235,12 @@ def test_never_raises_and_keeps_ranges(texts: list[str]) -> None:
             assert text[span.start : span.end] == span.text
         for hit in score.term_hits:
             assert text[hit.start : hit.end] == hit.text
+
+
+def test_false_friends_only_count_in_their_own_language() -> None:
+    assert offensive_spans("what a dupe that ad was", "en") == []
+    assert [s.text for s in offensive_spans("w dupę z tym", "pl")] == ["dupę"]
+
+
+def test_language_narrows_the_lists_but_strong_words_cross() -> None:
+    assert [s.text for s in offensive_spans("kurwa, the update broke again", "en")] == ["kurwa"]
