@@ -155,6 +155,7 @@ PL_CONTRAST = frozenset({"ale", "jednak", "lecz", "natomiast", "jednakze", "choc
 _MEMO: dict[str, dict[str, tuple[str, float]]] = {"en": {}, "pl": {}, "und": {}}
 
 
+_CLAUSE_END = frozenset(",.;:!?\n")
 _ELONGATED_RE = re.compile(r"(.)\1{2,}")
 
 
@@ -258,6 +259,8 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
             modifiers.append("capitals")
         negated = None
         for distance, j in enumerate(range(i - 1, max(-1, i - 1 - NEGATION_WINDOW), -1)):
+            if not _CLAUSE_END.isdisjoint(text[tokens[j].end : tokens[j + 1].start]):
+                break  # negation and intensifiers do not reach across "," "." "!" ...
             near = keys[j]
             boost = boosters.get(near)
             if boost:
