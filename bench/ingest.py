@@ -54,7 +54,7 @@ SLUG = "bench-ingest"
 
 sys.path.insert(0, str(ROOT))
 
-from api_read import ensure_database  # noqa: E402 - bench/ is this script's directory
+import _env  # noqa: E402 - bench/ is this script's directory
 
 
 def say(message: str) -> None:
@@ -187,7 +187,7 @@ def truncate() -> None:
     from monitoring.models import Mention, Source
 
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {Mention._meta.db_table}")
+        cursor.execute(f"TRUNCATE {Mention._meta.db_table} CASCADE")
     Source.all_tenants.update(mentions_stored=0)
 
 
@@ -244,7 +244,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=DATABASE_URL)
     args = parser.parse_args()
 
-    ensure_database(args.database_url, reseed=False)
+    _env.ensure_database(args.database_url, reseed=False, say=print)
     setup_django(args.database_url)
 
     from django.core.management import call_command
