@@ -191,13 +191,31 @@ def run_check(message: Message, actor: Actor) -> ContentCheck:
         require_apology=bool(snapshot.get("require_apology")),
         require_next_step=bool(snapshot.get("require_next_step")),
     )
+    result = checker.result_of(findings)
+    # An admin's override holds for the text it was given to: re-checking the same text with
+    # the same engine and the same findings keeps it (a new finding needs a new decision).
+    previous = (
+        ContentCheck.all_tenants.filter(
+            message=message,
+            content_hash=message.content_hash,
+            engine_version=checker.ENGINE_VERSION,
+            overridden_at__isnull=False,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    findings_data = [f.as_dict() for f in findings]
+    carried = previous is not None and previous.findings == findings_data
     check = ContentCheck.all_tenants.create(
         organisation_id=message.organisation_id,
         message=message,
         content_hash=message.content_hash,
         engine_version=checker.ENGINE_VERSION,
-        result=checker.result_of(findings),
-        findings=[f.as_dict() for f in findings],
+        result=result,
+        findings=findings_data,
+        overridden_by_id=previous.overridden_by_id if carried and previous else None,
+        overridden_at=previous.overridden_at if carried and previous else None,
+        override_reason=previous.override_reason if carried and previous else "",
     )
     record(
         message,
