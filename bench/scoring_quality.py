@@ -134,15 +134,23 @@ def pct(value: float | None) -> str:
     return "  -  " if value is None else f"{value:.1%}"
 
 
+def start_table(title: str, columns: list[str]) -> None:
+    print(f"\n## {title}")
+    print("| source | rows | " + " | ".join(columns) + " |")
+    print("|---|---|" + "---|" * len(columns))
+
+
+def groups(rows: list[dict[str, str]]) -> dict[str, list[int]]:
+    """Every row pooled, then per source (never a pooled number alone)."""
+    return {"ALL (pooled)": list(range(len(rows))), **by_source(rows)}
+
+
 def run_sentiment(name: str, rows: list[dict[str, str]], scores: list[Score]) -> None:
-    print(f"\n## {name}: sentiment (ours vs VADER baseline)")
-    print(
-        "| source | rows | macro-F1 (base) | recall(neg) (base) | macro-recall "
-        "| F1 neg/neu/pos | acc |"
+    start_table(
+        f"{name}: sentiment (ours vs VADER baseline)",
+        ["macro-F1 (base)", "recall(neg) (base)", "macro-recall", "F1 neg/neu/pos", "acc"],
     )
-    print("|---|---|---|---|---|---|---|")
-    groups = {"ALL (pooled)": list(range(len(rows))), **by_source(rows)}
-    for source, idx in groups.items():
+    for source, idx in groups(rows).items():
         gold = [rows[i]["label"] for i in idx]
         binary = source in BINARY or set(gold) <= {"negative", "positive"}
         pred = [
@@ -171,14 +179,11 @@ def run_binary(
     predict: Callable[[int], bool],
     ranking: Callable[[int], float],
 ) -> None:
-    print(f"\n## {name}: {kind} (`{positive}` is the positive class; baseline in brackets)")
-    print(
-        "| source | rows | F1 (base) | P (base) | R (base) | macro-F1 | false flags (base) "
-        "| R@P≥0.80 |"
+    start_table(
+        f"{name}: {kind} (`{positive}` is the positive class; baseline in brackets)",
+        ["F1 (base)", "P (base)", "R (base)", "macro-F1", "false flags (base)", "R@P≥0.80"],
     )
-    print("|---|---|---|---|---|---|---|---|")
-    groups = {"ALL (pooled)": list(range(len(rows))), **by_source(rows)}
-    for source, idx in groups.items():
+    for source, idx in groups(rows).items():
         gold = [rows[i]["label"] == positive for i in idx]
         m = binary_metrics(gold, [predict(i) for i in idx])
         rap = recall_at_precision(gold, [ranking(i) for i in idx], 0.80)

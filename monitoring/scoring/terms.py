@@ -137,7 +137,8 @@ class TermMatcher:
 
     def find_in(self, text: str, tokens: list[Token]) -> list[TermHit]:
         """`find` over tokens already made by `tokenize(text, social=False)`."""
-        keys = [_text_keys(t) for t in tokens]
+        memo = _KEYS
+        keys = [memo[t.low] if t.low in memo else _text_keys(t) for t in tokens]
         hits: list[TermHit] = []
         seen: set[tuple[str, int]] = set()
         indexed = self._keys

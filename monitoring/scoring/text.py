@@ -104,7 +104,16 @@ def social_tokens(text: str, tokens: list[Token]) -> list[Token]:
     )
     if not noise:
         return tokens
-    return [t for t in tokens if not any(s <= t.start < e for s, e in noise)]
+    kept: list[Token] = []
+    spans = iter(noise)
+    start, end = next(spans)
+    past = len(text) + 1
+    for token in tokens:  # one walk: tokens and noise spans are both in text order
+        while token.start >= end:
+            start, end = next(spans, (past, past))
+        if not start <= token.start < end:
+            kept.append(token)
+    return kept
 
 
 def bounded_cache(cache: dict[str, Any], limit: int = 200_000) -> None:

@@ -55,6 +55,15 @@ def test_negation_flips_sign(plain: str, negated: str) -> None:
     assert any(m.startswith("negation:") for m in modifiers)
 
 
+def test_negation_stops_at_clause_punctuation() -> None:
+    # "nie" negates "polecam" only; "porażka" after the comma stays negative.
+    contributions = one("Nie polecam, totalna porażka").explanation["sentiment"]["contributions"]
+    modifiers = {c["token"]: c["modifiers"] for c in contributions}
+    assert modifiers["polecam"] == ["negation:Nie"]
+    assert modifiers["porażka"] == []
+    assert one("Nie polecam, totalna porażka").sentiment_label == "negative"
+
+
 @pytest.mark.parametrize(
     ("plain", "boosted"),
     [("The support was bad", "The support was extremely bad"), ("Zły serwis", "Bardzo zły serwis")],
@@ -76,6 +85,8 @@ def test_polish_inflected_forms_carry_valence() -> None:
         ("We are looking into the outage and will update you soon", "en"),
         ("Pracujemy nad awarią i wkrótce damy znać", "pl"),
         ("Dziekujemy za cierpliwosc, to byl trudny dzien", "pl"),
+        ("a kto go tu zaprosił?", "pl"),
+        ("Świetna obsługa, dziękuję", "pl"),
         ("12345 !!!", "und"),
     ],
 )
@@ -103,6 +114,7 @@ def test_language_hint_overrides_detection() -> None:
         ("pierdolę to", "pierdolę"),
         ("spierdalaj stąd", "spierdalaj"),
         ("what the f u c k is this", "f u c k"),
+        ("a f u c k i t moment", "f u c k"),
         ("this is bullsh1t", "bullsh1t"),
         ("what the FUUUCK", "FUUUCK"),
     ],
@@ -233,3 +245,12 @@ def test_never_raises_and_keeps_ranges(texts: list[str]) -> None:
             assert text[span.start : span.end] == span.text
         for hit in score.term_hits:
             assert text[hit.start : hit.end] == hit.text
+
+
+def test_false_friends_only_count_in_their_own_language() -> None:
+    assert offensive_spans("what a dupe that ad was", "en") == []
+    assert [s.text for s in offensive_spans("w dupę z tym", "pl")] == ["dupę"]
+
+
+def test_language_narrows_the_lists_but_strong_words_cross() -> None:
+    assert [s.text for s in offensive_spans("kurwa, the update broke again", "en")] == ["kurwa"]
