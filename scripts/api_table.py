@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "api.md"
@@ -27,8 +28,9 @@ def rows() -> list[str]:
 
     generator = SchemaGenerator()  # type: ignore[no-untyped-call]
     generator._initialise_endpoints()  # type: ignore[no-untyped-call]
+    endpoints: list[tuple[str, str, str, Any]] = list(generator.endpoints or [])  # type: ignore[arg-type]
     found = []
-    for path, _regex, method, callback in generator.endpoints:  # type: ignore[misc, union-attr]
+    for path, _regex, method, callback in endpoints:
         cls = getattr(callback, "cls", None)
         actions = getattr(callback, "actions", None)
         if cls is None or not actions or not hasattr(cls, "access"):

@@ -242,12 +242,12 @@ def _store_postgresql(rows: list[dict[str, Any]]) -> list[uuid.UUID]:
     fields = _columns()
     table = Mention._meta.db_table
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as django_cursor:
-        cursor = django_cursor.cursor  # the psycopg cursor, for COPY
+    with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (LIKE {table}) ON COMMIT DELETE ROWS"
         )
-        with cursor.copy(f"COPY {_STAGE} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        # COPY has no place in Django's cursor API: the psycopg cursor underneath takes it.
+        with cursor.cursor.copy(f"COPY {_STAGE} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([_pg_type(f) for f in fields])
             for row in rows:
                 copy.write_row(_row_values(row, fields))
