@@ -23,6 +23,7 @@ from communications.models import (
 )
 from communications.services.approvals import latest_check, policy_snapshot
 from communications.services.common import (
+    HASHED_FIELDS,
     S,
     check_version,
     content_hash_of,
@@ -38,18 +39,7 @@ from monitoring.models import Case
 from organisations.events import Actor
 from organisations.models import Organisation, User
 
-CONTENT_FIELDS = (
-    "kind",
-    "language",
-    "title",
-    "body",
-    "renditions",
-    "channels",
-    "status_label",
-    "recipients",
-    "reply_to",
-    "incident",
-)
+CONTENT_FIELDS = (*HASHED_FIELDS, "incident")  # what a create or an edit may set
 OTHER_FIELDS = ("publish_on_approval",)
 EDITABLE = (S.DRAFT, S.IN_REVIEW, S.CHANGES_REQUESTED, S.REJECTED, S.APPROVED, S.SCHEDULED)
 
