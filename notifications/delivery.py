@@ -11,6 +11,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from django.utils import timezone
 
 from crisis_api.bulk import insert_columns
 from crisis_api.crypto import decrypt
+from crisis_api.ops.metrics import DELIVERY_ATTEMPTS
 from incidents.models import Incident, RoleAssignment
 from incidents.selectors import SEE_RESTRICTED
 from notifications.channels import Message, PermanentError, Sent, TransientError, sender_for
@@ -313,6 +315,7 @@ def _finish(results: list[tuple[Notification, Result]], token: uuid.UUID) -> Non
             error="",
         )
         columns: dict[str, list[Any]] = {name: [] for name in DELIVERY_COLUMNS}
+        channels = [by_id[pk][0].channel for pk in plain]
         for pk in plain:
             notification, result = by_id[pk]
             sent = Delivery.Status.SENT.value
@@ -324,12 +327,20 @@ def _finish(results: list[tuple[Notification, Result]], token: uuid.UUID) -> Non
             Notification.all_tenants.filter(pk__in=[pk for pk in attempts if pk not in plain_ids])
         )
         for row in varied:
+            channels.append(row.channel)
             delivery = _apply(row, by_id[row.pk][1], now)
             for name in DELIVERY_COLUMNS:
                 value = getattr(delivery, name)
                 columns[name].append(value.value if isinstance(value, Delivery.Status) else value)
         Notification.all_tenants.bulk_update(varied, FINISH_FIELDS)
         insert_columns(Delivery, columns)
+        outcomes = Counter(zip(channels, columns["status"], strict=True))
+        transaction.on_commit(lambda: _count_attempts(outcomes))
+
+
+def _count_attempts(outcomes: Counter[tuple[str, str]]) -> None:
+    for (channel, status), n in outcomes.items():
+        DELIVERY_ATTEMPTS.labels(channel, status).inc(n)
 
 
 def _skip(notification: Notification, token: uuid.UUID, status: str, reason: str) -> None:

@@ -35,6 +35,7 @@ from standardwebhooks.webhooks import Webhook
 from crisis_api.api.errors import ConflictError, DomainError
 from crisis_api.crypto import decrypt, encrypt
 from crisis_api.net import UnsafeURLError, check_url, guarded_session
+from crisis_api.ops.metrics import DELIVERY_ATTEMPTS
 from notifications.channels import retry_after
 from notifications.models import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
 from organisations.events import Actor, event_record, subject_of
@@ -464,6 +465,8 @@ def record_outcome(*, message: WebhookMessage, token: uuid.UUID, outcome: Outcom
     else:
         _record_failure(locked, endpoint, outcome, now)
     locked.save()
+    status = "succeeded" if outcome.succeeded else "failed"
+    transaction.on_commit(lambda: DELIVERY_ATTEMPTS.labels("webhook_endpoint", status).inc())
     return True
 
 

@@ -29,6 +29,11 @@ REQUEST_SECONDS = Histogram(
     ("method", "route"),
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+DELIVERY_ATTEMPTS = Counter(
+    "crisis_delivery_attempts",
+    "Delivery attempts recorded, by channel (webhook_endpoint for customer webhooks) and outcome.",
+    ("channel", "status"),
+)
 TASK_OUTCOMES = Counter(
     "crisis_celery_tasks",
     "Celery tasks finished, by task name and outcome (success, failure, retry).",
