@@ -107,6 +107,8 @@ test: venv
 	$(call step,"OpenAPI schema validates")
 	@mkdir -p var
 	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
+	$(call step,"docs/api.md endpoint table matches the access declarations")
+	$(PY) scripts/api_table.py --check
 	$(call step,"check --deploy (production settings)")
 	$(DEPLOY_CHECK_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	$(call step,"pytest")

@@ -32,11 +32,18 @@ class Receiver:
         self.script.append((status, headers or {}, body))
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # a delivery batch's 16 sending threads connect at once
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state: dict[str, Any] = {}
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive like the providers' real endpoints: a pooled sender reuses its connection.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length)
@@ -58,7 +65,7 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     state["receiver"] = Receiver(url=f"http://127.0.0.1:{server.server_port}/hooks")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
