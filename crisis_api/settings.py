@@ -346,7 +346,15 @@ LOGGING: dict[str, Any] = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per task received/succeeded and per beat tick drowns everything else; task
+        # outcomes are counted on /metrics and failures still log at ERROR.
+        **{
+            name: {"level": env.str("CELERY_LOG_LEVEL", default="WARNING")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+    },
 }
 
 # Fernet keys (newest first) for secrets stored encrypted; derived from SECRET_KEY when unset.
