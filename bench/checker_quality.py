@@ -95,13 +95,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N rows of each file")
     args = parser.parse_args()
     warm()
-    print(f"# Content checker quality (dev), engine {ENGINE_VERSION}")
+    report(Path(args.data), args.limit)
+
+
+def report(data: Path, limit: int | None) -> None:
+    """The checker's tables; bench/scoring_quality.py prints them too, after the engine's."""
+    print(f"\n# Content checker quality (dev), engine {ENGINE_VERSION}")
     for filename, positive, categories in FILES:
-        path = Path(args.data) / filename
+        path = data / filename
         if not path.exists():
-            print(f"\n{filename}: not found in {args.data}; skipped")
+            print(f"\n{filename}: not found in {data}; skipped")
             continue
-        run(path, positive, categories, args.limit)
+        run(path, positive, categories, limit)
 
 
 if __name__ == "__main__":

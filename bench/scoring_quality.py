@@ -237,6 +237,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(default))
     parser.add_argument("--limit", type=int, default=None, help="rows per file (quick runs)")
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument(
+        "--no-checker", action="store_true", help="skip the outgoing-message checker's tables"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     warm()
@@ -270,6 +273,10 @@ def main() -> None:
         pl = mixed[14621:]
         interleaved = [t for pair in zip(en, pl, strict=False) for t in pair]
         throughput(interleaved[:16000])
+    if not args.no_checker:
+        import checker_quality  # bench/ is on sys.path; it imports this module's helpers
+
+        checker_quality.report(args.data, args.limit)
 
 
 if __name__ == "__main__":
