@@ -18,3 +18,6 @@ app.conf.task_routes = {
     "webhooks.*": {"queue": "webhooks"},
 }
 app.autodiscover_tasks()
+
+# Context propagation into tasks and task-outcome metrics (signal handlers).
+import crisis_api.ops.celery_signals  # noqa: E402, F401

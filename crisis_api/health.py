@@ -1,4 +1,5 @@
-"""/healthz (the process answers) and /readyz (database, cache and broker reachable)."""
+"""/healthz (the process answers) and /readyz (database, cache and broker reachable; "degraded"
+when the outbox relay lags: still ready to serve requests, but notifications are late)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
 
+from crisis_api.api.errors import require_get
 from crisis_api.celery import app as celery_app
 
 PROBLEM = "application/problem+json"
@@ -42,12 +43,12 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-@require_GET
+@require_get
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@require_get
 def readyz(request: HttpRequest) -> JsonResponse:
     results: dict[str, dict[str, object]] = {}
     for name, check in CHECKS.items():
@@ -71,7 +72,23 @@ def readyz(request: HttpRequest) -> JsonResponse:
             "checks": results,
         }
         return JsonResponse(body, status=503, content_type=PROBLEM)
-    return JsonResponse({"status": "ok", "checks": results, "broker": _broker_kind()})
+    outbox = _outbox_state()
+    status = "ok" if outbox["ok"] else "degraded"
+    results["outbox"] = outbox
+    return JsonResponse({"status": status, "checks": results, "broker": _broker_kind()})
+
+
+def _outbox_state() -> dict[str, object]:
+    """The relay's lag against OUTBOX_LAG_DEGRADED_SECONDS (a worker problem, not a web one)."""
+    from notifications.audit import outbox_lag_get
+
+    lag = outbox_lag_get()
+    return {
+        "ok": lag.oldest_age_seconds <= settings.OUTBOX_LAG_DEGRADED_SECONDS,
+        "lag_seconds": round(lag.oldest_age_seconds, 1),
+        "undispatched": lag.undispatched,
+        "threshold_seconds": settings.OUTBOX_LAG_DEGRADED_SECONDS,
+    }
 
 
 def _broker_kind() -> str:

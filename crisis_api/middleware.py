@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_scopes import scope, scopes_disabled
 
 from crisis_api.api.errors import PROBLEM_CONTENT_TYPE, problem
-from crisis_api.context import request_id_var
+from crisis_api.context import context_scope
 
 Handler = Callable[[HttpRequest], HttpResponse]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -27,11 +27,8 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         supplied = request.headers.get("X-Request-ID", "")
         request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
-        try:
+        with context_scope({"request_id": request_id}):  # a clean context for every request
             response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "crisis_api.middleware.RequestContextMiddleware",
+    "crisis_api.ops.http.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -161,6 +162,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "communications-expire": {"task": "communications.expire", "schedule": 60.0},
     "communications-requeue": {"task": "communications.requeue_publishing", "schedule": 120.0},
     "monitoring-poll-due": {"task": "monitoring.poll_due", "schedule": 15.0},
+    "notifications-audit": {"task": "notifications.audit", "schedule": 300.0},
 }
 if ENVIRONMENT == "development":  # `make run`: the demo wave's replay (manage.py demo_wave)
     CELERY_BEAT_SCHEDULE["monitoring-demo-replay"] = {
@@ -314,11 +316,17 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
     ],
 }
 
+# One JSON object per line (request id, organisation and actor bound) unless LOG_FORMAT=plain;
+# plain by default only in development, where people read the console.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if ENVIRONMENT == "development" else "json")
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "crisis_api.ops.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -336,6 +344,13 @@ TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com/2010-04-01")
 # Where people open links from notifications (acknowledge pages).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# Operations (docs/operations.md).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# /readyz reports "degraded" when the oldest undispatched event is older than this.
+OUTBOX_LAG_DEGRADED_SECONDS = env.int("OUTBOX_LAG_DEGRADED_SECONDS", default=120)
+# A notification or webhook message this far past due and not final is reported by the audit.
+DELIVERY_AUDIT_GRACE_SECONDS = env.int("DELIVERY_AUDIT_GRACE_SECONDS", default=300)
 
 CSRF_FAILURE_VIEW = "crisis_api.api.errors.csrf_failure"
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=48)

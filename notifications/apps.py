@@ -16,3 +16,6 @@ class NotificationsConfig(AppConfig):
         from notifications.receipts import anymail_receipt
 
         tracking.connect(anymail_receipt, dispatch_uid="notifications.anymail_receipt")
+
+        # The audit task and the /metrics state sources register themselves on import.
+        from notifications import audit, metrics  # noqa: F401

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -164,6 +166,21 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 def _problem_response(request: HttpRequest, status: int, code: str, detail: str) -> JsonResponse:
     body = problem(status, code, detail, instance=request.path)
     return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def require_get(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Plain Django views outside DRF (probes, /metrics): other methods get a 405 problem."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            detail = f'Method "{request.method}" not allowed.'
+            response = _problem_response(request, 405, "method_not_allowed", detail)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _is_admin(request: HttpRequest) -> bool:

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from crisis_api.api.access import Access
 from crisis_api.api.errors import PermissionDeniedError
 from crisis_api.api.idempotency import IdempotentDispatchMixin
+from crisis_api.context import context_bind
 from crisis_api.tenancy import activate_tenant_scope
 from organisations.events import Actor
 from organisations.models import ApiKey, Membership, Organisation
@@ -125,6 +126,7 @@ class TenantViewSet(IdempotentDispatchMixin, viewsets.GenericViewSet):  # type: 
             )
         activate_tenant_scope(organisation.pk)
         request.tenant_organisation = organisation  # type: ignore[attr-defined]  # for filters
+        context_bind(organisation=organisation.slug, actor=f"{actor.type}:{actor.id}")
         self.organisation, self.membership, self.api_key, self.actor = (
             organisation,
             membership,

@@ -53,7 +53,7 @@ def test_healthz_answers_without_dependencies(client: Client) -> None:
 def test_readyz_checks_database_cache_and_broker(client: Client) -> None:
     body = client.get("/readyz").json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "cache", "broker"}
+    assert set(body["checks"]) == {"database", "cache", "broker", "outbox"}
 
 
 def test_readyz_names_the_failing_part(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:

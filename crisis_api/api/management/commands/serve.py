@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,6 +63,17 @@ def _ensure_port_free(host: str, port: int) -> None:
             ) from exc
 
 
+def _share_metrics_between_children() -> None:
+    """Web and worker counters add up on /metrics when all children write to one directory
+    (prometheus_client's multi-process mode); a stale directory would double-count."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = settings.VAR_DIR / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 def children(*, host: str, port: int) -> list[Child]:
     """The web server (runserver in development, gunicorn otherwise), one worker and one beat."""
     python = sys.executable
@@ -100,6 +112,7 @@ class Command(BaseCommand):
         def on_signal(signum: int, frame: FrameType | None) -> None:
             signals.append(signum)
 
+        _share_metrics_between_children()
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         base = f"http://{_address(host, port)}"
         self.stdout.write(
