@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "playbooks",
     "communications",
     "notifications",
+    "reports",
 ]
 
 MIDDLEWARE = [
