@@ -164,6 +164,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "communications-requeue": {"task": "communications.requeue_publishing", "schedule": 120.0},
     "monitoring-poll-due": {"task": "monitoring.poll_due", "schedule": 15.0},
     "notifications-audit": {"task": "notifications.audit", "schedule": 300.0},
+    "retention-purge-mentions": {"task": "retention.purge_mentions", "schedule": 900.0},
 }
 if ENVIRONMENT == "development":  # `make run`: the demo wave's replay (manage.py demo_wave)
     CELERY_BEAT_SCHEDULE["monitoring-demo-replay"] = {
