@@ -87,7 +87,7 @@ INCIDENTS_IN_RANGE = f"""
     JOIN {T["crisis_type"]} ct ON ct.id = i.crisis_type_id
     WHERE i.organisation_id = %(org)s AND {COUNTS.format(alias="i", ct="ct")}
       AND i.created_at >= %(start)s AND i.created_at < %(end)s
-      AND {INCIDENT_FILTERS.format(alias="i")}"""
+      AND {INCIDENT_FILTERS.format(alias="i")}"""  # noqa: S608 - model tables; values are parameters
 
 # Rows of other tables that may name an incident (messages, cases, signals) count when they
 # name none, or one that counts; with a crisis type or severity filter, only the latter.
@@ -160,11 +160,11 @@ COUNTS_SQL = f"""
     JOIN {T["crisis_type"]} ct ON ct.id = i.crisis_type_id
     JOIN {T["severity"]} sv ON sv.id = i.severity_id
     GROUP BY i.crisis_type_id, ct.name, ct.slug, i.severity_id, sv.name, sv.rank
-    ORDER BY sv.rank, ct.name, i.crisis_type_id"""
+    ORDER BY sv.rank, ct.name, i.crisis_type_id"""  # noqa: S608 - model tables; values are parameters
 
 
 def incident_counts_get(*, report: ReportRange) -> dict[str, Any]:
-    """Incidents opened in the range by crisis type × severity, with per-type, per-severity and
+    """Incidents opened in the range by crisis type and severity, with per-type, per-severity and
     overall totals (summed from the few grouped rows, not from incidents)."""
     rows = _fetch(COUNTS_SQL, report)
     by_type: dict[str, dict[str, Any]] = {}
@@ -219,7 +219,7 @@ RESPONSE_SQL = f"""
         {_stats("tta", "mtta")},
         {_stats("ttr", "mttr")},
         {_stats("tfs", "first_statement")}
-    FROM per"""
+    FROM per"""  # noqa: S608 - model tables; values are parameters
 
 CADENCE_SQL = f"""
     WITH inc AS ({INCIDENTS_IN_RANGE})
@@ -233,7 +233,7 @@ CADENCE_SQL = f"""
     FROM {T["event"]} ev
     JOIN inc ON ev.subject_id = inc.id::text
     WHERE ev.organisation_id = %(org)s AND ev.subject_type = 'incident'
-      AND ev.type IN ('incident.public_update_recorded', 'incident.public_update_overdue')"""
+      AND ev.type IN ('incident.public_update_recorded', 'incident.public_update_overdue')"""  # noqa: S608 - model tables; values are parameters
 
 
 def incident_response_get(*, report: ReportRange) -> dict[str, Any]:
@@ -283,7 +283,7 @@ APPROVALS_SQL = f"""
         {_stats(_at_least_zero(_seconds("done_at - started_at")), "cycle")}
     FROM timed
     GROUP BY 1, 2, 3, 4
-    ORDER BY 2, 1, 3"""
+    ORDER BY 2, 1, 3"""  # noqa: S608 - model tables; values are parameters
 
 
 def approval_cycles_get(*, report: ReportRange) -> dict[str, Any]:
@@ -329,7 +329,7 @@ CASES_SQL = f"""
             OR (first_responded_at IS NULL AND first_response_due_at < %(now)s)) AS sla_breached,
         count(*) FILTER (WHERE first_responded_at IS NULL
             AND first_response_due_at >= %(now)s) AS sla_pending
-    FROM opened"""
+    FROM opened"""  # noqa: S608 - model tables; values are parameters
 
 
 def case_figures_get(*, report: ReportRange) -> dict[str, Any]:
@@ -366,7 +366,7 @@ SIGNALS_SQL = f"""
     WHERE s.organisation_id = %(org)s AND s.created_at >= %(start)s AND s.created_at < %(end)s
       AND ({LINKED_INCIDENT_COUNTS})
     GROUP BY s.rule_id
-    ORDER BY 2, 1"""
+    ORDER BY 2, 1"""  # noqa: S608 - model tables; values are parameters
 
 
 def signal_precision_get(*, report: ReportRange) -> dict[str, Any]:
@@ -375,8 +375,10 @@ def signal_precision_get(*, report: ReportRange) -> dict[str, Any]:
     return {
         "rules": [
             {
-                "rule": {"id": str(row["rule_id"]) if row["rule_id"] else None,
-                         "name": row["rule_name"]},
+                "rule": {
+                    "id": str(row["rule_id"]) if row["rule_id"] else None,
+                    "name": row["rule_name"],
+                },
                 "signals": row["signals"],
                 "confirmed": row["confirmed"],
                 "false_positive": row["false_positive"],
@@ -476,7 +478,7 @@ RECOVERY_SQL = f"""
             'baseline_negative_share', base_negative::float8 / base_total,
             'window_seconds', w, 'recovery_seconds', recovery
         ) ORDER BY number), '[]'::json) AS incidents
-    FROM result"""
+    FROM result"""  # noqa: S608 - model tables; values are parameters
 
 
 def sentiment_recovery_get(*, report: ReportRange) -> dict[str, Any]:
@@ -527,7 +529,7 @@ MENTIONS_SQL = f"""
     SELECT days.day, COALESCE(c.mentions, 0) AS mentions, COALESCE(c.negative, 0) AS negative,
         COALESCE(c.neutral, 0) AS neutral, COALESCE(c.positive, 0) AS positive, c.mean_sentiment
     FROM days LEFT JOIN counted c ON c.day = days.day
-    ORDER BY days.day"""
+    ORDER BY days.day"""  # noqa: S608 - model tables; values are parameters
 
 
 def mention_days_get(*, report: ReportRange) -> dict[str, Any]:

@@ -24,7 +24,7 @@ class ReportQueryInput(StrictInput):
     severity = TenantRelatedField(
         Severity, required=False, help_text="Only incidents of this severity (id)."
     )
-    source = TenantRelatedField(
+    source = TenantRelatedField(  # type: ignore[assignment]  # popped by the metaclass
         Source, required=False, help_text="Mention figures: only this source (id)."
     )
     format = serializers.ChoiceField(

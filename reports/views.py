@@ -165,10 +165,13 @@ class IncidentRecordViewSet(TenantViewSet):
 
     def holds_incident_role(self, user: Any, roles: frozenset[str]) -> bool:
         """Whether `user` currently holds one of `roles` on the incident in the URL."""
+        pk = self.kwargs.get("pk")
+        if pk is None:
+            return False
         try:
             return RoleAssignment.all_tenants.filter(
                 organisation=self.organisation,
-                incident_id=self.kwargs.get("pk"),
+                incident_id=pk,
                 user=user,
                 role__in=roles,
                 unassigned_at__isnull=True,

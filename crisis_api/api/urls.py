@@ -4,8 +4,8 @@ from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from crisis_api.api import root
 from communications import public_views
+from crisis_api.api import root
 from crisis_api.api.router import router
 from notifications import channel_views
 from organisations import auth_views

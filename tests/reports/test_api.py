@@ -88,8 +88,7 @@ def test_drills_never_count(org: Organisation, owner: APIClient, unscoped: None)
         ({"from": "2030-01-02T00:00:00Z", "to": "2030-01-01T00:00:00Z"}, "to"),
         ({"from": "2029-01-01T00:00:00Z", "to": "2030-01-03T00:00:00Z"}, "to"),
         ({"from": "yesterday", "to": "2030-01-03T00:00:00Z"}, "from"),
-        ({"from": "2030-01-01T00:00:00Z", "to": "2030-01-03T00:00:00Z", "sevrity": "1"},
-         "sevrity"),
+        ({"from": "2030-01-01T00:00:00Z", "to": "2030-01-03T00:00:00Z", "sevrity": "1"}, "sevrity"),
     ],
 )
 def test_bad_parameters_are_a_400_naming_the_field(
@@ -112,8 +111,14 @@ def test_another_organisations_filter_is_a_404(
 
 @pytest.mark.parametrize(
     ("role", "allowed"),
-    [(Role.OWNER, True), (Role.ADMIN, True), (Role.CRISIS_MANAGER, True),
-     (Role.COMMS_LEAD, False), (Role.ANALYST, False), (Role.VIEWER, False)],
+    [
+        (Role.OWNER, True),
+        (Role.ADMIN, True),
+        (Role.CRISIS_MANAGER, True),
+        (Role.COMMS_LEAD, False),
+        (Role.ANALYST, False),
+        (Role.VIEWER, False),
+    ],
 )
 def test_reports_are_for_managers(
     org: Organisation, member_client: Callable[..., APIClient], role: str, allowed: bool
@@ -158,7 +163,7 @@ def test_incident_list_csv_shows_what_the_caller_may_see(
     api_key_client: Callable[..., APIClient],
     unscoped: None,
 ) -> None:
-    make_incident(org, title="=HYPERLINK(\"http://evil\")")
+    make_incident(org, title='=HYPERLINK("http://evil")')
     make_incident(org, title="Secret", visibility="restricted")
     make_incident(org, title="Rehearsal", is_drill=True)
     url = "/api/v1/orgs/xyz/reports/incident-list/"
@@ -166,11 +171,11 @@ def test_incident_list_csv_shows_what_the_caller_may_see(
     rows = _csv(owner.get(url, window()))
     assert rows[0][:3] == ["reference", "title", "status"]
     titles = [row[1] for row in rows[1:]]
-    assert titles == ["'=HYPERLINK(\"http://evil\")", "Secret"]  # defused; no drill
+    assert titles == ['\'=HYPERLINK("http://evil")', "Secret"]  # defused; no drill
     with_drills = _csv(owner.get(url, {**window(), "include_drills": "true"}))
     assert [row[1] for row in with_drills[1:]][-1] == "Rehearsal"
     by_key = _csv(api_key_client(org, ["reports:read"]).get(url, window()))
-    assert [row[1] for row in by_key[1:]] == ["'=HYPERLINK(\"http://evil\")"]
+    assert [row[1] for row in by_key[1:]] == ['\'=HYPERLINK("http://evil")']
 
 
 def _csv(response: Any) -> list[list[str]]:

@@ -188,28 +188,55 @@ def history(org: Organisation, clock: time_machine.Traveller, unscoped: None) ->
     _transition(b, "resolve")
 
     approver = make_membership(org, Role.APPROVER).user
-    _message(org, a, T0, [(0, at(minutes=10), "h2"), (1, at(minutes=15), "h2"),
-                          (1, at(minutes=40), "h2")], approver)
-    _message(org, None, at(hours=1), [(0, at(hours=1, minutes=5), "h1"),
-                                      (0, at(hours=1, minutes=30), "h2"),
-                                      (1, at(hours=1, minutes=35), "h2")], approver)
+    _message(
+        org,
+        a,
+        T0,
+        [(0, at(minutes=10), "h2"), (1, at(minutes=15), "h2"), (1, at(minutes=40), "h2")],
+        approver,
+    )
+    _message(
+        org,
+        None,
+        at(hours=1),
+        [
+            (0, at(hours=1, minutes=5), "h1"),
+            (0, at(hours=1, minutes=30), "h2"),
+            (1, at(hours=1, minutes=35), "h2"),
+        ],
+        approver,
+    )
     _message(org, drill, T0, [(0, at(hours=3), "h2")], approver)
 
     _case(org, T0, status="responded", first_responded_at=at(minutes=30))
     _case(org, at(hours=1), status="responded", first_responded_at=at(hours=3))
     _case(org, at(hours=2))
     _case(org, at(hours=5, minutes=30))
-    _case(org, at(hours=1), status="resolved", first_responded_at=at(hours=1, minutes=15),
-          resolved_at=at(hours=2))
+    _case(
+        org,
+        at(hours=1),
+        status="resolved",
+        first_responded_at=at(hours=1, minutes=15),
+        resolved_at=at(hours=2),
+    )
     _case(org, T0, status="responded", first_responded_at=at(hours=5), incident=drill)
 
-    r1 = DetectionRule.all_tenants.create(organisation=org, name="Negative spike", metric="negative_volume")
-    r2 = DetectionRule.all_tenants.create(organisation=org, name="Alarm words", metric="alarm_keyword")
+    r1 = DetectionRule.all_tenants.create(
+        organisation=org, name="Negative spike", metric="negative_volume"
+    )
+    r2 = DetectionRule.all_tenants.create(
+        organisation=org, name="Alarm words", metric="alarm_keyword"
+    )
     source_a = make_source(org)
     source_b = make_source(org)
     _signal(org, r1, a, "escalated")
-    _signal(org, r1, b, "linked", breakdown={
-        "window_minutes": 60, "sources": [str(source_b.pk)], "languages": []})
+    _signal(
+        org,
+        r1,
+        b,
+        "linked",
+        breakdown={"window_minutes": 60, "sources": [str(source_b.pk)], "languages": []},
+    )
     _signal(org, r1, None, "dismissed", dismiss_reason="false_positive")
     _signal(org, r1, None, "dismissed", dismiss_reason="benign")
     _signal(org, r1, None, "new")
@@ -218,12 +245,23 @@ def history(org: Organisation, clock: time_machine.Traveller, unscoped: None) ->
     _signal(org, r2, excluded, "escalated")
 
     baseline = [(at(hours=-12 + k), k == 0) for k in range(10)]  # 1 in 10 negative
-    storm = [(at(hours=h, minutes=10 + k), k < negative)
-             for h, negative in ((0, 8), (1, 3), (2, 1)) for k in range(10)]
+    storm = [
+        (at(hours=h, minutes=10 + k), k < negative)
+        for h, negative in ((0, 8), (1, 3), (2, 1))
+        for k in range(10)
+    ]
     _mentions(org, source_a, baseline + storm)
     clock.move_to(NOW)
-    return {"a": a, "b": b, "outage": outage, "sev1": sev1, "source_a": source_a,
-            "source_b": source_b, "r1": r1, "r2": r2}
+    return {
+        "a": a,
+        "b": b,
+        "outage": outage,
+        "sev1": sev1,
+        "source_a": source_a,
+        "source_b": source_b,
+        "r1": r1,
+        "r2": r2,
+    }
 
 
 def get(client: APIClient, section: str, **params: str) -> Any:
@@ -249,15 +287,29 @@ def test_mtta_mttr_first_statement_and_cadence(history: dict[str, Any], owner: A
     body = get(owner, "response/")
     assert body["incidents"] == 2
     # A: declared active at once (0 s); B: acknowledged 10 min after it was opened.
-    assert body["mtta"] == {"count": 2, "mean_seconds": 300.0, "p50_seconds": 300.0,
-                            "p90_seconds": 540.0}
+    assert body["mtta"] == {
+        "count": 2,
+        "mean_seconds": 300.0,
+        "p50_seconds": 300.0,
+        "p90_seconds": 540.0,
+    }
     # A: 2 h, B: 4 h from declaration to resolution.
-    assert body["mttr"] == {"count": 2, "mean_seconds": 10800.0, "p50_seconds": 10800.0,
-                            "p90_seconds": 13680.0}
+    assert body["mttr"] == {
+        "count": 2,
+        "mean_seconds": 10800.0,
+        "p50_seconds": 10800.0,
+        "p90_seconds": 13680.0,
+    }
     assert body["time_to_first_public_statement"]["count"] == 1
     assert body["time_to_first_public_statement"]["mean_seconds"] == 1200.0
-    assert body["public_update_cadence"] == {"updates": 2, "with_deadline": 2, "on_time": 1,
-                                             "late": 1, "adherence": 0.5, "lapses_announced": 1}
+    assert body["public_update_cadence"] == {
+        "updates": 2,
+        "with_deadline": 2,
+        "on_time": 1,
+        "late": 1,
+        "adherence": 0.5,
+        "lapses_announced": 1,
+    }
 
 
 def test_filters_narrow_incident_figures(history: dict[str, Any], owner: APIClient) -> None:
@@ -276,7 +328,10 @@ def test_approval_cycle_time_per_policy_step(history: dict[str, Any], owner: API
     ]
     # Step 1 starts at submission: 10 min and 30 min (the approval of the old text is void).
     assert (steps[0]["mean_seconds"], steps[0]["p50_seconds"], steps[0]["p90_seconds"]) == (
-        1200.0, 1200.0, 1680.0)
+        1200.0,
+        1200.0,
+        1680.0,
+    )
     # Step 2 starts when step 1 completed: 30 min (the last of two approvals) and 5 min.
     assert (steps[1]["mean_seconds"], steps[1]["p50_seconds"]) == (1050.0, 1050.0)
     assert steps[0]["policy"]["name"] == "Statements"
@@ -285,10 +340,18 @@ def test_approval_cycle_time_per_policy_step(history: dict[str, Any], owner: API
 def test_case_backlog_first_response_and_sla(history: dict[str, Any], owner: APIClient) -> None:
     body = get(owner, "cases/")
     assert (body["opened"], body["resolved"], body["backlog_at_end"], body["open_now"]) == (
-        5, 1, 4, 4)
+        5,
+        1,
+        4,
+        4,
+    )
     # Responded after 30 min, 2 h and 15 min.
-    assert body["first_response"] == {"count": 3, "mean_seconds": 3300.0,
-                                      "p50_seconds": 1800.0, "p90_seconds": 6120.0}
+    assert body["first_response"] == {
+        "count": 3,
+        "mean_seconds": 3300.0,
+        "p50_seconds": 1800.0,
+        "p90_seconds": 6120.0,
+    }
     # Met: 30 min, 15 min. Breached: 2 h late, and one still unanswered past its due time.
     assert body["sla"] == {"met": 2, "breached": 2, "pending": 1, "compliance": 0.5}
 
@@ -306,8 +369,7 @@ def test_sentiment_recovery(history: dict[str, Any], owner: APIClient) -> None:
     body = get(owner, "sentiment-recovery/")
     # A: baseline share 10 %; hourly shares after declaration 80 %, 30 %, 10 % → back at 3 h.
     # B: its rule watched a source without any baseline mentions: not measurable.
-    assert (body["declared_incidents"], body["with_signal"], body["without_baseline"]) == (
-        2, 2, 1)
+    assert (body["declared_incidents"], body["with_signal"], body["without_baseline"]) == (2, 2, 1)
     assert (body["measured"], body["recovered"], body["not_recovered"]) == (1, 1, 0)
     [a] = body["incidents"]
     assert a["incident"]["reference"] == history["a"].reference
@@ -332,6 +394,13 @@ def test_mention_volume_and_sentiment_per_day(history: dict[str, Any], owner: AP
 
 def test_whole_report_has_every_section(history: dict[str, Any], owner: APIClient) -> None:
     body = get(owner, "")
-    assert set(body) == {"incidents", "response", "approvals", "cases", "signals",
-                         "sentiment_recovery", "mentions"}
+    assert set(body) == {
+        "incidents",
+        "response",
+        "approvals",
+        "cases",
+        "signals",
+        "sentiment_recovery",
+        "mentions",
+    }
     assert body["response"]["incidents"] == 2

@@ -32,17 +32,27 @@ def _grow(org: Organisation, incident: Incident, n: int) -> None:
         services.task_create(incident=incident, actor=SYSTEM, title=f"Task {i}")
         services.note_add(incident=incident, body=f"Note {i}", actor=SYSTEM)
         message = Message.all_tenants.create(
-            organisation=org, kind="public_statement", body=f"Statement {i}",
-            incident=incident, content_hash=f"h{i}", approved_hash=f"h{i}",
+            organisation=org,
+            kind="public_statement",
+            body=f"Statement {i}",
+            incident=incident,
+            content_hash=f"h{i}",
+            approved_hash=f"h{i}",
         )
         ApprovalDecision.all_tenants.create(
-            organisation=org, message=message, step=0, approver=approver,
-            decision="approve", content_hash=f"h{i}",
+            organisation=org,
+            message=message,
+            step=0,
+            approver=approver,
+            decision="approve",
+            content_hash=f"h{i}",
         )
         signal = make_signal(org)
         Signal.all_tenants.filter(pk=signal.pk).update(incident=incident, status="linked")
         Case.all_tenants.create(
-            organisation=org, platform="bluesky", author_key=f"{incident.pk}-{i}",
+            organisation=org,
+            platform="bluesky",
+            author_key=f"{incident.pk}-{i}",
             incident=incident,
         )
         IncidentMention.all_tenants.create(
@@ -67,7 +77,8 @@ def test_the_record_holds_everything_about_the_incident(
     assert [m["body"] for m in record["messages"]] == ["Statement 0", "Statement 1"]
     assert [len(m["approvals"]) for m in record["messages"]] == [1, 1]
     assert record["messages"][0]["approvals"][0]["current"] is True
-    assert len(record["signals"]) == 2 and len(record["cases"]) == 2
+    assert len(record["signals"]) == 2
+    assert len(record["cases"]) == 2
     assert len(record["evidence"]) == 2
     assert record["review"]["summary"] == "What happened"
     types = [entry["type"] for entry in record["timeline"]]

@@ -81,44 +81,65 @@ def people(org: Organisation, unscoped: None) -> dict[str, Any]:
     masto_b = make_source(org, kind="mastodon", config={"instance": "b"})
     sky = make_source(org, kind="bluesky", config={})
     angry = Case.all_tenants.create(
-        organisation=org, platform="mastodon", author_key="111",
+        organisation=org,
+        platform="mastodon",
+        author_key="111",
         author_handle="@angry@example.social",
     )
     calm_case = Case.all_tenants.create(
         organisation=org, platform="mastodon", author_key="222", author_handle="@calm@x.social"
     )
-    first = make_mention(org, source=masto_a, author_id="111", case=angry,
-                         author_handle="@angry@example.social", text="I hate this, call me")
-    renamed = make_mention(org, source=masto_b, author_id="111", case=angry,
-                           author_handle="@furious@example.social", text="Still waiting")
-    IncidentMention.all_tenants.create(
-        organisation=org, incident=make_incident(org), mention=first
+    first = make_mention(
+        org,
+        source=masto_a,
+        author_id="111",
+        case=angry,
+        author_handle="@angry@example.social",
+        text="I hate this, call me",
     )
+    renamed = make_mention(
+        org,
+        source=masto_b,
+        author_id="111",
+        case=angry,
+        author_handle="@furious@example.social",
+        text="Still waiting",
+    )
+    IncidentMention.all_tenants.create(organisation=org, incident=make_incident(org), mention=first)
     namesake = make_mention(org, source=sky, author_handle="angry@example.social")
-    calm = make_mention(org, source=masto_a, author_id="222", case=calm_case,
-                        author_handle="@calm@x.social")
-    return {"erased": [first, renamed], "kept": [namesake, calm], "angry": angry,
-            "calm_case": calm_case}
+    calm = make_mention(
+        org, source=masto_a, author_id="222", case=calm_case, author_handle="@calm@x.social"
+    )
+    return {
+        "erased": [first, renamed],
+        "kept": [namesake, calm],
+        "angry": angry,
+        "calm_case": calm_case,
+    }
 
 
 def test_erasing_an_author_removes_exactly_their_data(
     org: Organisation, people: dict[str, Any]
 ) -> None:
     result = author_erase(
-        organisation=org, platform="mastodon", author="ANGRY@example.social",
+        organisation=org,
+        platform="mastodon",
+        author="ANGRY@example.social",
         actor=Actor.system("dpo"),
     )
     assert (result.mentions, result.cases, result.evidence_links) == (2, 1, 1)
-    assert set(Mention.all_tenants.values_list("pk", flat=True)) == {
-        m.pk for m in people["kept"]
-    }
+    assert set(Mention.all_tenants.values_list("pk", flat=True)) == {m.pk for m in people["kept"]}
     assert list(Case.all_tenants.values_list("pk", flat=True)) == [people["calm_case"].pk]
     assert not IncidentMention.all_tenants.exists()
 
     [event] = events(org, "author.erased")
     assert event.payload == {
-        "platform": "mastodon", "identifier_hash": result.identifier_hash,
-        "hash": "hmac-sha256", "mentions": 2, "cases": 1, "incident_evidence": 1,
+        "platform": "mastodon",
+        "identifier_hash": result.identifier_hash,
+        "hash": "hmac-sha256",
+        "mentions": 2,
+        "cases": 1,
+        "incident_evidence": 1,
     }
     text = json.dumps([event.payload, event.subject_id, event.actor_label]).lower()
     for secret in ("angry", "furious", "111", "hate", "waiting"):
@@ -131,8 +152,9 @@ def test_erasure_refuses_an_unknown_platform_or_an_empty_author(
 ) -> None:
     for platform, author in (("myspace", "111"), ("mastodon", " @ ")):
         with pytest.raises(DomainError):
-            author_erase(organisation=org, platform=platform, author=author,
-                         actor=Actor.system("dpo"))
+            author_erase(
+                organisation=org, platform=platform, author=author, actor=Actor.system("dpo")
+            )
     assert Mention.all_tenants.count() == 4
     assert not events(org, "author.erased")
 
@@ -164,9 +186,7 @@ def test_the_admin_action_erases_the_selected_mentions_authors(
         {"action": "erase_authors", "_selected_action": [str(first.pk)]},
     )
     assert response.status_code == 302
-    assert set(Mention.all_tenants.values_list("pk", flat=True)) == {
-        m.pk for m in people["kept"]
-    }
+    assert set(Mention.all_tenants.values_list("pk", flat=True)) == {m.pk for m in people["kept"]}
     [event] = events(org, "author.erased")
     assert event.actor_type == "user"
 
