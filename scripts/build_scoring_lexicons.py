@@ -10,8 +10,9 @@ DIR holds: ldnoobw_en.txt, ldnoobw_pl.txt (LDNOOBW @5faf2ba, CC BY 4.0), v2_en.t
 resources/polish_vulgarisms_extended_2.0.txt., CC BY 4.0). The Polish valence lexicon is read from
 the polvader wheel (MIT). Writes monitoring/scoring/data/{offensive.tsv,pl_valence.tsv}.
 
-With --dev, each candidate word's weight is its smoothed precision on the *tuning half* of the dev
-files (olid_train for English, the even-hash half of banpl for Polish); noisy V2 entries are kept
+With --dev, each candidate word's weight is its smoothed precision on the *tuning split* of the dev
+files (olid_train for English; for Polish the banpl rows whose SHA-1 is even, a third of the dev
+rows since the dev file already holds only SHA-1 % 4 != 0); noisy V2 entries are kept
 only when they are precise there. Only words from the sources above are ever written, never text
 from the dev files.
 """
@@ -29,6 +30,8 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+import simplemma
+
 # Load the engine's tokenizer by path: importing the package would load the lists being built.
 _spec = importlib.util.spec_from_file_location(
     "scoring_text", Path(__file__).resolve().parents[1] / "monitoring" / "scoring" / "text.py"
@@ -38,7 +41,12 @@ if _spec is None or _spec.loader is None:
 _text = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_text)
 tokenize = _text.tokenize
+fold = _text.fold
 
+# Weight of a curated entry never seen in the tuning rows; entries below MIN_WEIGHT are dropped.
+CURATED_PRIOR = 0.8
+MIN_WEIGHT = 0.5
+EN_SUFFIXES = ("s", "es", "ing", "ed")  # as monitoring/scoring/offensive.py
 BASE_LEXICON = "fem_big_imbir_and_nencki_lex_with_kazojc_adjectives.dat"
 DATA = Path(__file__).resolve().parents[1] / "monitoring" / "scoring" / "data"
 
@@ -65,15 +73,16 @@ INSULT_ROOTS = (
     "frajer",
     "scum",
 )
-# Listed words whose everyday meaning dominates (egg, to blow, to vomit, mess, trifles, fart).
+# Listed words whose everyday meaning dominates (egg, to blow, to vomit, mess, trifles, fart...).
 EVERYDAY = frozenset(
     {"jajko", "jajco", "jaja", "jajka", "dmuchac", "rzygac", "syf", "duperele", "pierdziec", "cyc"}
+    | {"twinkie", "twinkies"}  # a snack cake
 )
 SLUR_ROOTS = ("nigg", "fag", "kike", "spic", "chink", "tranny", "pedal", "ciapat", "zyd", "murzyn")
 
 
 def hash_half(text: str) -> int:
-    """0 for the tuning half, 1 for the check half (stable across runs)."""
+    """0 for the tuning split, 1 for the check split (stable across runs)."""
     return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 2  # noqa: S324
 
 
@@ -101,8 +110,17 @@ def dev_counts(dev: Path, lang: str) -> tuple[Counter[str], Counter[str], int, i
             continue
         if lang == "pl" and hash_half(row["text"]) != 0:
             continue
-        words = [t.folded for t in tokenize(row["text"])]
+        tokens = tokenize(row["text"])
+        words = [t.folded for t in tokens]
         grams = set(words) | {f"{a} {b}" for a, b in itertools.pairwise(words)}
+        # Count a word under every form the engine matches it by: lemma (PL), plain inflection (EN).
+        for token in tokens:
+            if lang == "pl":
+                grams.add(fold(simplemma.lemmatize(token.low, lang="pl")))
+            else:
+                grams.update(
+                    token.folded[: -len(s)] for s in EN_SUFFIXES if token.folded.endswith(s)
+                )
         if row["label"] == "offensive":
             pos.update(grams)
             n_pos += 1
@@ -133,7 +151,7 @@ def build_offensive(src: Path, dev: Path | None) -> list[tuple[str, str, str, fl
                 pos, neg, n_pos, n_neg = stats[lang]
                 p, n = pos[form], neg[form]
                 # Precision corrected for class balance, smoothed towards the list's prior.
-                prior = 0.85 if curated else 0.3
+                prior = CURATED_PRIOR if curated else 0.3
                 rate_p, rate_n = p / max(n_pos, 1), n / max(n_neg, 1)
                 k = 3.0
                 if p + n:
@@ -141,7 +159,7 @@ def build_offensive(src: Path, dev: Path | None) -> list[tuple[str, str, str, fl
                     weight = (balanced * (p + n) + prior * k) / (p + n + k)
                 else:
                     weight = prior if curated else 0.0
-            if weight < 0.5:
+            if weight < MIN_WEIGHT:
                 continue
             rows[(lang, form)] = (form, lang, category(form), round(weight, 3), origin)
     return sorted(rows.values())

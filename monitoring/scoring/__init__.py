@@ -18,7 +18,7 @@ from monitoring.scoring import sentiment as _sentiment
 from monitoring.scoring.lemmas import warm
 from monitoring.scoring.offensive import Span
 from monitoring.scoring.terms import TermHit, TermMatcher
-from monitoring.scoring.text import tokenize
+from monitoring.scoring.text import social_tokens, tokenize
 
 __all__ = [
     "ENGINE_VERSION",
@@ -35,10 +35,12 @@ __all__ = [
 ENGINE_VERSION = "2026.11.1"
 
 # Sentiment labels: compound at or beyond these bounds is positive / negative.
-POSITIVE_THRESHOLD = 0.3
+POSITIVE_THRESHOLD = 0.2
 NEGATIVE_THRESHOLD = -0.1
-# A text is offensive when its toxicity reaches this.
-OFFENSIVE_THRESHOLD = 0.5
+# A text is offensive when its toxicity reaches this. Span weights are each listed form's
+# class-balanced precision on the tuning data (scripts/build_scoring_lexicons.py).
+OFFENSIVE_THRESHOLD = 0.8
+EXTRA_SPAN_FACTOR = 0.5
 # reach_score: log10(1 + followers) / log10(1 + REACH_CEILING), capped at 1.
 REACH_CEILING = 10_000_000
 
@@ -70,6 +72,17 @@ def reach_score(followers: int | None) -> float:
     return min(1.0, math.log10(1 + followers) / math.log10(1 + REACH_CEILING))
 
 
+def _toxicity(weights: list[float]) -> float:
+    """The strongest span's weight, raised by each further span at half its weight."""
+    if not weights:
+        return 0.0
+    ordered = sorted(weights, reverse=True)
+    toxicity = ordered[0]
+    for weight in ordered[1:]:
+        toxicity += EXTRA_SPAN_FACTOR * weight * (1.0 - toxicity)
+    return round(toxicity, 4)
+
+
 def _label(sentiment: float) -> str:
     if sentiment >= POSITIVE_THRESHOLD:
         return "positive"
@@ -79,22 +92,20 @@ def _label(sentiment: float) -> str:
 
 
 def _score_one(text: str, matcher: TermMatcher | None, hint: str | None) -> Score:
-    tokens = tokenize(text)
+    all_tokens = tokenize(text, social=False)
+    tokens = social_tokens(text, all_tokens)
     lang, confidence, evidence = _language.detect(tokens)
     if hint in ("en", "pl"):
         evidence = {**evidence, "hint": hint, "detected": lang}
         lang, confidence = hint, 1.0
-    sentiment, contributions = _sentiment.score(text, tokens, lang)
-    spans = _offensive.find_spans(text, lang)
-    clean = 1.0
-    for _, weight in spans:
-        clean *= 1.0 - weight
-    toxicity = round(1.0 - clean, 4)
-    hits = tuple(matcher.find(text)) if matcher is not None else ()
+    sentiment, sentiment_explained = _sentiment.score(text, tokens, lang)
+    spans = _offensive.find_spans(text, lang, tokens)
+    toxicity = _toxicity([weight for _, weight in spans])
+    hits = tuple(matcher.find_in(text, all_tokens)) if matcher is not None else ()
     explanation: dict[str, Any] = {
         "language": {"detected": lang, "confidence": confidence, "evidence": evidence},
         "sentiment": {
-            "contributions": contributions,
+            **sentiment_explained,
             "thresholds": {"positive": POSITIVE_THRESHOLD, "negative": NEGATIVE_THRESHOLD},
         },
         "offensive": {

@@ -23,7 +23,8 @@ PL_WORDS = frozenset(
     jestem jestes jestesmy kiedy gdzie dlaczego bo wiec przez przy pod nad dla bez tez jeszcze
     moze mozna bardzo teraz tu tam jako jaki jaka jakie ktory ktora ktore ktorzy sobie siebie
     nic nikt wszystko wszyscy gdy aby zeby albo oraz lub czyli moj twoj nasz wasz mam masz ma
-    mamy maja no nawet chyba zawsze nigdy dzis jutro wczoraj""".split()  # noqa: SIM905
+    mamy maja no nawet chyba zawsze nigdy dzis jutro wczoraj a go kto dzieki spoko szkoda
+    witam dobry fajny dobrze zle wiem""".split()  # noqa: SIM905
 )
 _SHARED = EN_WORDS & PL_WORDS  # "i", "no", "to", "on" mean something in both
 EN_WORDS = EN_WORDS - _SHARED
@@ -34,12 +35,17 @@ MIN_CONFIDENCE = 0.6
 
 def detect(tokens: list[Token]) -> tuple[str, float, dict[str, Any]]:
     """("en" | "pl" | "und", confidence, evidence): frequent-word and Polish-letter counts."""
-    en = sum(1 for t in tokens if t.folded in EN_WORDS)
-    pl = sum(1 for t in tokens if t.folded in PL_WORDS)
-    letters = sum(1 for t in tokens if not PL_LETTERS.isdisjoint(t.raw))
+    words = [t.folded for t in tokens]
+    en = sum(map(EN_WORDS.__contains__, words))
+    pl = sum(map(PL_WORDS.__contains__, words))
+    letters = sum(1 for t in tokens if not t.raw.isascii() and not PL_LETTERS.isdisjoint(t.raw))
     pl_score = pl + letters
     total = en + pl_score
-    evidence = {"en_words": en, "pl_words": pl, "pl_letter_words": letters}
+    evidence = {
+        "en_words": en,
+        "pl_words": pl,
+        "pl_letter_words": letters,
+    }
     if total == 0 or pl_score == en:
         return "und", 0.0 if total == 0 else 0.5, evidence
     best, score = ("pl", pl_score) if pl_score > en else ("en", en)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from monitoring.scoring.lemmas import lemma_pl
-from monitoring.scoring.text import Token, fold, tokenize
+from monitoring.scoring.text import Token, bounded_cache, fold, tokenize
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +79,11 @@ _ROOTS: dict[str, tuple[str, str]] = {
 }
 _ROOT_RE = re.compile("|".join(sorted(_ROOTS, key=len, reverse=True)))
 _ROOT_ALLOW = frozenset({"scunthorpe"})
+# Spelled with diacritics, these are mild words that only share a root when folded
+# ("pierdoły": trifles).
+_ROOT_ALLOW_SPELLED = ("pierdoł",)
 ROOT_WEIGHT = 0.9
-_EN_SUFFIXES = ("s", "es", "ing", "ed", "er", "ers")
+_EN_SUFFIXES = ("s", "es", "ing", "ed")
 
 _LEET = str.maketrans(
     {
@@ -102,7 +105,11 @@ _MASK_CHARS = "*%?$#@!&"
 _MASK_RE = re.compile(rf"[{re.escape(_MASK_CHARS)}]")
 _CHUNK_RE = re.compile(r"\S+")
 _EDGE = ".,;:!?\"'()[]{}<>«»„”“"
-_OBFUSCATED_RE = re.compile(rf"[^\W_][\d{re.escape(_MASK_CHARS)}.\-_~+'`^|]+[^\W_]|[^\W_]\d")
+_OBFUSCATED_RE = re.compile(
+    rf"[^\W\d_][\d{re.escape(_MASK_CHARS)}.\-_~+`^|]+[^\W_]|[^\W\d_]\d|[^\W\d_][{re.escape(_MASK_CHARS)}]"
+)
+_LINK_RE = re.compile(r"https?:|www\.|@\w")
+_SPACED_RE = re.compile(r"(?<!\w)[^\W\d_]\W{1,3}[^\W\d_]\W{1,3}[^\W\d_](?!\w)")
 _RUN3_RE = re.compile(r"(.)\1{2,}")
 _RUN2_RE = re.compile(r"(.)\1+")
 
@@ -135,8 +142,21 @@ def _root(word: str) -> tuple[Entry, str] | None:
     return Entry(match.group(), lang, cat, ROOT_WEIGHT, "root"), f"root:{match.group()}"
 
 
+_WORDS: dict[str, tuple[Entry, str] | None] = {}
+
+
 def _word(token: Token) -> tuple[Entry, str] | None:
-    """Match one plain word: listed form, lemma, or productive root."""
+    """Match one plain word (memoised by its lower-cased form)."""
+    try:
+        return _WORDS[token.low]
+    except KeyError:
+        bounded_cache(_WORDS)
+        found = _WORDS[token.low] = _match_word(token)
+        return found
+
+
+def _match_word(token: Token) -> tuple[Entry, str] | None:
+    """Match one plain word: listed form, lemma, inflection, or productive root."""
     found = _lookup(token.folded)
     if found is not None:
         return found
@@ -147,10 +167,12 @@ def _word(token: Token) -> tuple[Entry, str] | None:
             return entry, f"{entry.source}+lemma"
     word = token.folded
     for suffix in _EN_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             entry = _SINGLE.get(word[: -len(suffix)])
             if entry is not None and entry.lang == "en":
                 return entry, f"{entry.source}+inflection"
+    if any(mild in token.low for mild in _ROOT_ALLOW_SPELLED):
+        return None
     return _root(word)
 
 
@@ -179,13 +201,22 @@ def _obfuscated(chunk: str) -> tuple[Entry, str] | None:
     return _masked(_SEPARATORS.sub("", folded))
 
 
+# Listed forms that are ordinary words in the other language ("dupe" in English, "pot" in Polish).
+_FALSE_FRIENDS = frozenset({"dupe", "dupes", "pot", "bat", "bomb", "demon", "pis", "tir", "gut"})
+
+
 def _accept(entry: Entry, language: str | None) -> bool:
-    """Other-language entries count only when they are strong on their own."""
-    return language in (None, "und", entry.lang) or entry.weight >= 0.8
+    """Other-language entries count only when strong on their own and not false friends."""
+    if language in (None, "und", entry.lang):
+        return True
+    return entry.weight >= 0.8 and entry.form not in _FALSE_FRIENDS
 
 
-def find_spans(text: str, language: str | None = None) -> list[tuple[Span, float]]:
-    """Every offensive span with its weight, leftmost first, non-overlapping."""
+def find_spans(
+    text: str, language: str | None = None, tokens: list[Token] | None = None
+) -> list[tuple[Span, float]]:
+    """Every offensive span with its weight, leftmost first, non-overlapping; `tokens`, when
+    given, are `tokenize(text)`'s."""
     found: list[tuple[Span, float]] = []
     taken: list[tuple[int, int]] = []
 
@@ -198,19 +229,30 @@ def find_spans(text: str, language: str | None = None) -> list[tuple[Span, float
         found.append((Span(start, end, text[start:end], entry.category, rule), entry.weight))
 
     # Obfuscated chunks first: they cover several word tokens ("k.u.r.w.a" is five).
-    for chunk in _CHUNK_RE.finditer(text):
+    chunk_end = -1
+    for suspect in _OBFUSCATED_RE.finditer(text):
+        if suspect.start() < chunk_end:
+            continue
+        left = suspect.start()
+        while left > 0 and not text[left - 1].isspace():
+            left -= 1
+        chunk = _CHUNK_RE.match(text, left)
+        if chunk is None:  # pragma: no cover - the suspect itself is non-space
+            continue
+        chunk_end = chunk.end()
         raw = chunk.group()
         core = raw.strip(_EDGE)
-        if not core or not _OBFUSCATED_RE.search(core):
+        if not core or _LINK_RE.match(core):
             continue
-        start = chunk.start() + raw.index(core)
+        start = left + raw.index(core)
         hit = _obfuscated(core)
         if hit is not None:
             add(start, start + len(core), hit[0], hit[1])
 
-    tokens = tokenize(text)
-    # Spelled-out letters: "f u c k", "k u r w a".
-    i = 0
+    if tokens is None:
+        tokens = tokenize(text)
+    # Spelled-out letters: "f u c k", "k u r w a" (scanned only when three single letters run).
+    i = 0 if _SPACED_RE.search(text) else len(tokens)
     while i < len(tokens):
         j = i
         while j < len(tokens) and len(tokens[j].folded) == 1 and tokens[j].folded.isalpha():
@@ -226,13 +268,15 @@ def find_spans(text: str, language: str | None = None) -> list[tuple[Span, float
                 add(tokens[first].start, tokens[j - 1].end, hit[0], f"{hit[1]}+spaced")
         i = max(j, i + 1)
 
+    memo = _WORDS
     for i, token in enumerate(tokens):
-        for entry in _PHRASES.get(token.folded, ()):
-            words = entry.form.split(" ")
-            tail = tokens[i : i + len(words)]
-            if [t.folded for t in tail] == words:
-                add(token.start, tail[-1].end, entry, entry.source)
-        hit = _word(token)
+        if token.folded in _PHRASES:
+            for entry in _PHRASES[token.folded]:
+                words = entry.form.split(" ")
+                tail = tokens[i : i + len(words)]
+                if [t.folded for t in tail] == words:
+                    add(token.start, tail[-1].end, entry, entry.source)
+        hit = memo[token.low] if token.low in memo else _word(token)
         if hit is not None:
             add(token.start, token.end, hit[0], hit[1])
     found.sort(key=lambda pair: pair[0].start)

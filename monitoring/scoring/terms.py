@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitoring.scoring.lemmas import lemma_pl
-from monitoring.scoring.text import Token, fold, tokenize
+from monitoring.scoring.text import Token, bounded_cache, fold, tokenize
 
 # Polish (and English) inflectional endings, folded (no diacritics). A text word matches a term
 # word when both reduce to the same stem: "kryzys" ~ "kryzysu", "kryzysem", "kryzysow".
@@ -71,13 +71,20 @@ def _variants(word: str) -> set[str]:
     return keys
 
 
+_KEYS: dict[str, frozenset[str]] = {}
+
+
 def _text_keys(token: Token) -> frozenset[str]:
     """Keys a text word matches under: folded form, its stems, its lemma and the lemma's stems."""
-    keys = _variants(token.folded)
-    lemma = lemma_pl(token.low)
-    if lemma != token.low:
-        keys |= _variants(fold(lemma))
-    return frozenset(keys)
+    keys = _KEYS.get(token.low)
+    if keys is None:
+        variants = _variants(token.folded)
+        lemma = lemma_pl(token.low)
+        if lemma != token.low:
+            variants |= _variants(fold(lemma))
+        bounded_cache(_KEYS)
+        keys = _KEYS[token.low] = frozenset(variants)
+    return keys
 
 
 def _term_keys(word_low: str) -> frozenset[str]:
@@ -110,6 +117,7 @@ class TermMatcher:
 
     def __init__(self, terms: Iterable[tuple[str, str]]) -> None:
         self._index: dict[str, list[_Term]] = {}
+        self._keys: frozenset[str] = frozenset()
         self.size = 0
         for term_id, phrase in terms:
             words = [t.low for t in tokenize(phrase, social=False)]
@@ -119,18 +127,25 @@ class TermMatcher:
             for key in term.keys[0]:
                 self._index.setdefault(key, []).append(term)
             self.size += 1
+        self._keys = frozenset(self._index)
 
     def find(self, text: str) -> list[TermHit]:
         """Every watch-term occurrence, leftmost first; one probe of the index per key of a word."""
         if not self._index:
             return []
-        tokens = tokenize(text, social=False)
-        keys = [_text_keys(t) for t in tokens]
+        return self.find_in(text, tokenize(text, social=False))
+
+    def find_in(self, text: str, tokens: list[Token]) -> list[TermHit]:
+        """`find` over tokens already made by `tokenize(text, social=False)`."""
+        memo = _KEYS
+        keys = [memo[t.low] if t.low in memo else _text_keys(t) for t in tokens]
         hits: list[TermHit] = []
         seen: set[tuple[str, int]] = set()
+        indexed = self._keys
         for i, token_keys in enumerate(keys):
-            for key in token_keys:
-                for term in self._index.get(key, ()):
+            # One set intersection per word, whatever the number of terms.
+            for key in indexed.intersection(token_keys):
+                for term in self._index[key]:
                     end = i + len(term.keys)
                     if end > len(tokens) or (term.term_id, i) in seen:
                         continue

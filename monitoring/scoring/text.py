@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 def _build_fold_table() -> dict[int, str]:
@@ -58,6 +58,7 @@ class Token(NamedTuple):
     folded: str
 
 
+_NEW = tuple.__new__
 WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 # Links, @handles, HTML entities and placeholders are not words of the message.
 NOISE_RE = re.compile(r"https?://\S+|www\.\S+|@\w+|&#?\w+;|\{\w+\}|\[\w+\]")
@@ -70,10 +71,52 @@ def _blank(match: re.Match[str]) -> str:
 def tokenize(text: str, *, social: bool = True) -> list[Token]:
     """Word tokens with exact spans (apostrophes inside a word kept); `social` skips links,
     @handles and HTML entities."""
-    low = lower(text).replace("\u2019", "'")
-    folded = fold(text)
-    searched = NOISE_RE.sub(_blank, folded) if social else folded
-    return [
-        Token(m.start(), m.end(), text[m.start() : m.end()], low[m.start() : m.end()], m.group())
-        for m in WORD_RE.finditer(searched)
-    ]
+    if text.isascii():
+        low = folded = text.lower()
+    else:
+        low = text.lower()
+        if len(low) != len(text):  # rare letters whose lower case is longer ("İ")
+            low = lower(text)
+        low = low.replace("\u2019", "'")
+        folded = low.translate(_FOLD_TABLE)
+    searched = (
+        NOISE_RE.sub(_blank, folded)
+        if social and ("@" in text or "/" in text or "&" in text or "{" in text or "[" in text)
+        else folded
+    )
+    tokens: list[Token] = []
+    append = tokens.append
+    same = low is folded
+    for m in WORD_RE.finditer(searched):
+        start, end = m.span()
+        word = m.group()
+        # tuple.__new__ skips NamedTuple's Python-level constructor (hot path).
+        append(_NEW(Token, (start, end, text[start:end], word if same else low[start:end], word)))
+    return tokens
+
+
+def social_tokens(text: str, tokens: list[Token]) -> list[Token]:
+    """The tokens of `tokenize(text, social=False)` that lie outside links, handles, entities."""
+    noise = (
+        [m.span() for m in NOISE_RE.finditer(text)]
+        if ("@" in text or "/" in text or "&" in text or "{" in text or "[" in text)
+        else []
+    )
+    if not noise:
+        return tokens
+    kept: list[Token] = []
+    spans = iter(noise)
+    start, end = next(spans)
+    past = len(text) + 1
+    for token in tokens:  # one walk: tokens and noise spans are both in text order
+        while token.start >= end:
+            start, end = next(spans, (past, past))
+        if not start <= token.start < end:
+            kept.append(token)
+    return kept
+
+
+def bounded_cache(cache: dict[str, Any], limit: int = 200_000) -> None:
+    """Empty a per-word memo when it grows past `limit` entries (vocabularies are open)."""
+    if len(cache) > limit:
+        cache.clear()

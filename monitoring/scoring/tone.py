@@ -137,7 +137,7 @@ def impoliteness(text: str) -> Tone:
         cues.append(("repeated questions", 0.3 * (text.count("?") - 1)))
     if "!" in text:
         cues.append(("exclamation", 0.4))
-    compound, _ = _sentiment.score(text, tokens, "en")
+    compound, _ = _sentiment.compound_score(text, tokens, "en")
     if compound:
         cues.append(("sentiment", -_SENTIMENT_WEIGHT * compound))
     if _offensive.find_spans(text, "en"):

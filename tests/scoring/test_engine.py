@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import given, settings
@@ -75,6 +76,8 @@ def test_polish_inflected_forms_carry_valence() -> None:
         ("We are looking into the outage and will update you soon", "en"),
         ("Pracujemy nad awarią i wkrótce damy znać", "pl"),
         ("Dziekujemy za cierpliwosc, to byl trudny dzien", "pl"),
+        ("a kto go tu zaprosił?", "pl"),
+        ("Świetna obsługa, dziękuję", "pl"),
         ("12345 !!!", "und"),
     ],
 )
@@ -161,27 +164,30 @@ def test_matcher_short_words_stay_strict() -> None:
     assert [h.text for h in matcher.find("save the dates")] == ["dates"]
 
 
-class CountingIndex(dict[str, list[object]]):
-    """Counts index probes, so cost is asserted on operations rather than on timings."""
+class CountingKeys(frozenset[str]):
+    """Counts probes of the matcher's key set: cost asserted on operations, not timings."""
 
     probes = 0
 
-    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
-        CountingIndex.probes += 1
-        return super().get(key, default)
+    def intersection(self, *others: Iterable[object]) -> frozenset[str]:
+        CountingKeys.probes += 1
+        return super().intersection(*others)
 
 
-def probes(n_terms: int, text: str) -> int:
+def probes(n_terms: int, text: str) -> tuple[int, list[str]]:
     matcher = TermMatcher([(f"t{i}", f"marka{i} produkt") for i in range(n_terms)])
-    matcher._index = CountingIndex(matcher._index)  # type: ignore[assignment]
-    CountingIndex.probes = 0
-    matcher.find(text)
-    return CountingIndex.probes
+    matcher._keys = CountingKeys(matcher._keys)
+    CountingKeys.probes = 0
+    hits = matcher.find(text)
+    return CountingKeys.probes, [h.term_id for h in hits]
 
 
 def test_matcher_cost_is_flat_in_the_number_of_terms() -> None:
-    text = "Marka5 produkt znowu nie działa, a marka999 produktem nikt się nie chwali " * 3
-    assert probes(10, text) == probes(1_000, text)
+    text = "Marka5 produkt znowu nie działa, a marka9 produktem nikt się nie chwali " * 3
+    small, large = probes(10, text), probes(1_000, text)
+    assert small == large
+    assert small[0] == 12 * 3  # one probe per word
+    assert small[1] == ["t5", "t9"] * 3
 
 
 def test_engine_version_and_json_explanation() -> None:
@@ -229,3 +235,12 @@ def test_never_raises_and_keeps_ranges(texts: list[str]) -> None:
             assert text[span.start : span.end] == span.text
         for hit in score.term_hits:
             assert text[hit.start : hit.end] == hit.text
+
+
+def test_false_friends_only_count_in_their_own_language() -> None:
+    assert offensive_spans("what a dupe that ad was", "en") == []
+    assert [s.text for s in offensive_spans("w dupę z tym", "pl")] == ["dupę"]
+
+
+def test_language_narrows_the_lists_but_strong_words_cross() -> None:
+    assert [s.text for s in offensive_spans("kurwa, the update broke again", "en")] == ["kurwa"]
