@@ -32,25 +32,27 @@ from playbooks.models import (
     PlaybookVersion,
     TrainingRecord,
 )
-from playbooks.serializers import (
-    DiffOutput,
-    DiffQuery,
+from playbooks.run_serializers import (
     DrillCancelInput,
     DrillFinishInput,
     DrillInput,
     DrillOutput,
     DrillReportOutput,
     DrillUpdateInput,
-    PlaybookDetailOutput,
-    PlaybookInput,
-    PlaybookOutput,
-    PublishInput,
     RunDetailOutput,
     RunInput,
     RunOutput,
     StepActionInput,
     StepSkipInput,
     TrainingRecordOutput,
+)
+from playbooks.serializers import (
+    DiffOutput,
+    DiffQuery,
+    PlaybookDetailOutput,
+    PlaybookInput,
+    PlaybookOutput,
+    PublishInput,
     VersionOutput,
 )
 from playbooks.services.playbooks import playbook_document, version_document

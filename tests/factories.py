@@ -52,7 +52,7 @@ from organisations.models import (
     User,
 )
 from playbooks.demo import DATA_BREACH_PLAN
-from playbooks.models import Drill, Playbook, PlaybookRun, TrainingRecord
+from playbooks.models import Drill, Playbook, PlaybookRun, PlaybookVersion, TrainingRecord
 
 PASSWORD = "correct-horse-battery-staple-42"
 _invitees = itertools.count(1)
@@ -335,6 +335,10 @@ def make_playbook(
     return playbook
 
 
+def make_playbook_version(organisation: Organisation) -> PlaybookVersion:
+    return PlaybookVersion.all_tenants.get(playbook=make_playbook(organisation))
+
+
 def make_run(organisation: Organisation) -> PlaybookRun:
     from playbooks import services as playbook_services
 
@@ -472,6 +476,7 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     BannedTerm: make_banned_term,
     StatusPage: make_status_page,
     Playbook: make_playbook,
+    PlaybookVersion: make_playbook_version,  # admin only
     PlaybookRun: make_run,
     Drill: make_drill,
     TrainingRecord: make_training_record,

@@ -2,6 +2,8 @@
 either: UPDATE and DELETE on playbooks_playbookversion raise. (The model and its queryset refuse
 first; this catches raw SQL and anything else that bypasses them.)"""
 
+from importlib import import_module
+
 from django.db import migrations
 
 CREATE = """
@@ -22,15 +24,11 @@ DROP FUNCTION IF EXISTS playbooks_version_immutable();
 """
 
 
-def _on_postgres(sql: str):  # type: ignore[no-untyped-def]
-    def run(apps, schema_editor):  # type: ignore[no-untyped-def]
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return run
+# The event log's migration has the helper that runs SQL on PostgreSQL only.
+_on_postgres = import_module("organisations.migrations.0002_event_append_only")._on_postgres
 
 
 class Migration(migrations.Migration):
-    dependencies = [("playbooks", "0001_initial")]
+    dependencies = [("playbooks", "0001_initial"), ("organisations", "0002_event_append_only")]
 
     operations = [migrations.RunPython(_on_postgres(CREATE), _on_postgres(DROP))]

@@ -22,9 +22,10 @@ from playbooks.services.runs import (
     playbook_run_start,
     playbook_run_step_complete,
     playbook_run_step_skip,
+    playbook_runs_stop,
     register_draft_message_hook,
-    step_overdue_sweep,
 )
+from playbooks.services.sweeps import step_overdue_sweep
 
 __all__ = [
     "DrillStateError",
@@ -42,6 +43,7 @@ __all__ = [
     "playbook_run_start",
     "playbook_run_step_complete",
     "playbook_run_step_skip",
+    "playbook_runs_stop",
     "playbook_update",
     "register_draft_message_hook",
     "step_overdue_sweep",

@@ -22,7 +22,7 @@ from organisations.events import Actor, event_record
 from organisations.models import Membership, Organisation, User
 from playbooks.models import Drill, DrillParticipant, Playbook, PlaybookRun, TrainingRecord
 from playbooks.selectors import drill_report
-from playbooks.services.runs import playbook_run_start
+from playbooks.services.runs import playbook_run_start, playbook_runs_stop
 
 Participant = tuple[User, str]
 
@@ -205,6 +205,8 @@ def drill_finish(
             task_create(incident=incident, actor=actor, source=Task.Source.REVIEW, **finding)
         else:
             review_action_item_add(incident=incident, actor=actor, **finding)
+    # What was not done stays not done in the report; nothing of the drill goes overdue later.
+    playbook_runs_stop(incident=incident, actor=actor, reason="drill finished")
     if incident.status in (Incident.Status.ACTIVE, Incident.Status.CONTAINED):
         incident_transition(incident=incident, action="resolve", actor=actor, reason="Drill over.")
     now = timezone.now()

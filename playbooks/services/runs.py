@@ -9,18 +9,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from crisis_api.api.errors import ConflictError, DomainError
-from incidents.models import OPEN_STATUSES, Incident, IncidentRole, RoleAssignment, Task
+from incidents.models import Incident, IncidentRole, RoleAssignment, Task
 from incidents.services import task_create, task_update
 from incidents.services.common import record
 from organisations.events import Actor
-from organisations.models import Event, Membership, User
+from organisations.models import Membership, User
 from playbooks.models import Playbook, PlaybookRun, PlaybookRunStep, PlaybookVersion, StepKind
-from playbooks.models.runs import DONE_STEP_STATUSES, OPEN_STEP_STATUSES
-from playbooks.selectors import playbook_match
+from playbooks.models.runs import DONE_STEP_STATUSES
 
 STEP = PlaybookRunStep.Status
 SYSTEM = Actor.system("playbooks")
@@ -377,182 +375,20 @@ def playbook_run_step_skip(*, run: PlaybookRun, key: str, actor: Actor, reason: 
     return _end_step(run, key, actor, STEP.SKIPPED, reason.strip())
 
 
-# --- reacting to incidents (subscribers, in the incident's transaction) -------------------------
-
-
-def _incident_of(event: Event) -> Incident | None:
-    ref = event.payload.get("incident")
-    if not isinstance(ref, dict) or "id" not in ref:
-        return None
-    return (
-        Incident.all_tenants.select_related("organisation", "severity", "crisis_type")
-        .filter(pk=ref["id"])
-        .first()
-    )
-
-
-def _autostart(event: Event, trigger: str) -> None:
-    incident = _incident_of(event)
-    if incident is None or incident.is_drill or incident.status not in OPEN_STATUSES:
-        return  # a drill runs the playbook its drill names, nothing else
-    playbook = playbook_match(incident=incident)
-    if playbook is None:
-        return
-    if PlaybookRun.all_tenants.filter(incident=incident, playbook=playbook).exists():
-        return
-    playbook_run_start(incident=incident, playbook=playbook, actor=SYSTEM, trigger=trigger)
-
-
-def on_incident_declared(event: Event, actor: Actor) -> None:
-    """`incident.declared`: start the most specific matching published playbook."""
-    _autostart(event, PlaybookRun.Trigger.DECLARED)
-
-
-def on_severity_changed(event: Event, actor: Actor) -> None:
-    """`incident.severity_changed` upwards: a more specific playbook may now match."""
-    if event.payload.get("escalated"):
-        _autostart(event, PlaybookRun.Trigger.SEVERITY_RAISED)
-
-
-def on_status_changed(event: Event, actor: Actor) -> None:
-    """Confirming a triaged incident may start its playbook; ending it cancels its runs."""
-    if event.payload.get("action") == "declare":
-        _autostart(event, PlaybookRun.Trigger.DECLARED)
-    elif event.payload.get("to") in ENDED_INCIDENT:
-        incident = _incident_of(event)
-        if incident is not None:
-            _cancel_runs(incident, actor, str(event.payload["to"]))
-
-
-def _cancel_runs(incident: Incident, actor: Actor, status: str) -> None:
+def playbook_runs_stop(*, incident: Incident, actor: Actor, reason: str) -> None:
+    """End the incident's running runs where they stand (cancelled: no more steps start, nothing
+    goes overdue) and cancel their open tasks; steps keep their status for the record."""
     now = timezone.now()
     for run in PlaybookRun.all_tenants.select_for_update().filter(
         incident=incident, status=PlaybookRun.Status.RUNNING
     ):
         run.status, run.cancelled_at = PlaybookRun.Status.CANCELLED, now
         run.save(update_fields=("status", "cancelled_at"))
-        _record(run, incident, actor, "playbook_run.cancelled", reason=f"incident {status}")
-
-
-def _step_of_task(event: Event) -> PlaybookRunStep | None:
-    task_id = (event.payload.get("task") or {}).get("id")
-    if not task_id:
-        return None
-    return (
-        PlaybookRunStep.all_tenants.filter(task_id=task_id, status__in=OPEN_STEP_STATUSES)
-        .select_related("run")
-        .first()
-    )
-
-
-def on_task_completed(event: Event, actor: Actor) -> None:
-    """A playbook task done completes its step (and unblocks the next ones)."""
-    step = _step_of_task(event)
-    if step is not None and step.run.status == PlaybookRun.Status.RUNNING:
-        _end_step(step.run, step.key, actor, STEP.COMPLETED, "")
-
-
-def on_task_updated(event: Event, actor: Actor) -> None:
-    """A playbook task cancelled skips its step."""
-    status = (event.payload.get("changes") or {}).get("status") or {}
-    if status.get("to") != Task.Status.CANCELLED:
-        return
-    step = _step_of_task(event)
-    if step is not None and step.run.status == PlaybookRun.Status.RUNNING:
-        _end_step(step.run, step.key, actor, STEP.SKIPPED, "Its task was cancelled.")
-
-
-def on_role_assigned(event: Event, actor: Actor) -> None:
-    """Playbook tasks without an owner get one as soon as someone holds their role (or, as
-    when they were created, the commander stands in)."""
-    incident = _incident_of(event)
-    if incident is None:
-        return
-    steps = list(
-        PlaybookRunStep.all_tenants.filter(
-            run__incident=incident,
-            run__status=PlaybookRun.Status.RUNNING,
-            status__in=(STEP.ACTIVE, STEP.WAITING),
-            task__owner__isnull=True,
-            task__status__in=(Task.Status.OPEN, Task.Status.IN_PROGRESS),
-        ).select_related("task")
-    )
-    if not steps:
-        return
-    holders = _role_holders(incident)
-    for step in steps:
-        owner = holders.get(step.role) or holders.get(IncidentRole.COMMANDER)
-        if owner is not None and step.task is not None:
-            task_update(task=step.task, actor=actor, owner=owner)
-
-
-# --- sweeps -------------------------------------------------------------------------------------
-
-LAPSED = Q(overdue_notified_for__isnull=True) | ~Q(overdue_notified_for=F("due_at"))
-
-
-def step_overdue_sweep(*, now: datetime | None = None, batch: int = 500) -> int:
-    """Announce `playbook_run.step_overdue` once per lapse of a step's due time, and complete
-    `wait` steps whose time has come. Claims rows with a conditional UPDATE, so overlapping
-    sweeps never announce one lapse twice; a constant number of queries per batch."""
-    now = now or timezone.now()
-    announced = 0
-    while True:
-        with transaction.atomic():
-            due = list(
-                PlaybookRunStep.all_tenants.select_for_update(skip_locked=True, of=("self",))
-                .select_related("run__incident__organisation", "task")
-                .filter(status__in=OPEN_STEP_STATUSES, due_at__lt=now)
-                .filter(run__status=PlaybookRun.Status.RUNNING)
-                .exclude(kind=StepKind.WAIT)
-                .exclude(run__incident__status__in=ENDED_INCIDENT)
-                .filter(LAPSED)
-                .order_by("due_at")[:batch]
-            )
-            claimed = set(
-                PlaybookRunStep.all_tenants.filter(pk__in=[s.pk for s in due])
-                .filter(LAPSED)
-                .values_list("pk", flat=True)
-            )
-            PlaybookRunStep.all_tenants.filter(pk__in=claimed).update(
-                overdue_notified_for=F("due_at")
-            )
-            for step in due:
-                if step.pk not in claimed:
-                    continue
-                task = step.task
-                _record(
-                    step.run,
-                    step.run.incident,
-                    Actor.system("playbook overdue sweep"),
-                    "playbook_run.step_overdue",
-                    step=step_ref(step),
-                    owner_id=str(task.owner_id) if task and task.owner_id else None,
-                    overdue_since=step.due_at,
-                    waiting_for=step.waiting_for or None,
-                )
-                announced += 1
-        if len(due) < batch:
-            break
-    _complete_due_waits(now)
-    return announced
-
-
-def _complete_due_waits(now: datetime) -> None:
-    runs = set(
-        PlaybookRunStep.all_tenants.filter(
-            kind=StepKind.WAIT,
-            status=STEP.ACTIVE,
-            due_at__lte=now,
-            run__status=PlaybookRun.Status.RUNNING,
-        ).values_list("run_id", "key")
-    )
-    for run_id, key in sorted(runs, key=str):
-        with transaction.atomic():
-            run, incident, steps = _locked(PlaybookRun(pk=run_id))
-            step = _step(steps, key)
-            if step.status != STEP.ACTIVE or run.status != PlaybookRun.Status.RUNNING:
-                continue  # someone else finished it meanwhile
-            actor = Actor.system("playbook wait")
-            _finish(step, incident, actor, now, run, STEP.COMPLETED)
-            _advance(run, incident, steps, actor, now)
+        _record(run, incident, actor, "playbook_run.cancelled", reason=reason)
+        open_tasks = Task.all_tenants.filter(
+            pk__in=PlaybookRunStep.all_tenants.filter(run=run).values("task_id"),
+            status__in=(Task.Status.OPEN, Task.Status.IN_PROGRESS),
+        )
+        if incident.status not in ENDED_INCIDENT:  # an ended incident's tasks stay as they were
+            for task in open_tasks:
+                task_update(task=task, actor=actor, status=Task.Status.CANCELLED)

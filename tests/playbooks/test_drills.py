@@ -4,7 +4,6 @@ in, no automatic playbooks, left out of metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
+from incidents import services as incident_services
 from incidents.models import Incident, Task
 from incidents.selectors import incidents_for_metrics
 from notifications import relay
@@ -34,13 +34,6 @@ from tests.problems import assert_problem
 pytestmark = pytest.mark.django_db
 
 SYSTEM = Actor.system("tests")
-T0 = datetime(2030, 6, 3, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 def schedule(admin: APIClient, org: Organisation, people: dict[str, User]) -> dict[str, Any]:
@@ -51,7 +44,7 @@ def schedule(admin: APIClient, org: Organisation, people: dict[str, User]) -> di
         "scenario": "A journalist says our customer list is on a forum.",
         "crisis_type": str(crisis_type_of(org).pk),
         "severity": str(severity_of(org, 1).pk),
-        "scheduled_for": "2030-06-03T10:00:00Z",
+        "scheduled_for": "2030-03-01T09:00:00Z",
         "participants": [{"user": str(u.pk), "role": role} for role, u in people.items()],
     }
     response = admin.post(f"{BASE}/drills/", body, format="json")
@@ -112,6 +105,13 @@ def test_a_drill_runs_the_playbook_on_a_drill_incident_and_reports_timings(
     [completed] = events("drill.completed")
     assert completed.payload["outcome"] == "partial"
     assert completed.payload["steps"] == report["summary"]
+    # Over: its unfinished steps and their tasks never go overdue afterwards.
+    run.refresh_from_db()
+    assert run.status == PlaybookRun.Status.CANCELLED
+    clock.shift(timedelta(days=1))
+    assert services.step_overdue_sweep() == 0
+    assert incident_services.task_overdue_sweep() == 0
+    assert admin.get(f"{url}report/").json()["summary"] == report["summary"]
 
 
 def test_finishing_writes_training_records_listable_per_member_and_playbook(

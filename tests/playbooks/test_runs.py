@@ -369,7 +369,7 @@ def test_a_notify_step_reaches_the_named_people_through_the_dispatcher(
         return user
 
     owner, bystander = with_rule(Role.OWNER), with_rule(Role.RESPONDER)
-    incident, run, people = started(org)
+    _, run, _ = started(org)
     relay.outbox_relay()
     services.playbook_run_step_complete(run=run, key="assess", actor=SYSTEM)
     relay.outbox_relay()

@@ -3,8 +3,7 @@ that end on time, and owners reminded when a playbook's review is due."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -18,19 +17,13 @@ from organisations.models import Organisation
 from playbooks import services, tasks
 from playbooks.models import Playbook, PlaybookRun, PlaybookRunStep
 from tests.factories import make_incident, make_membership, make_playbook
+from tests.playbooks.conftest import T0
 from tests.playbooks.helpers import PLAN, events, steps_of
 
 pytestmark = pytest.mark.django_db
 
 SYSTEM = Actor.system("tests")
-T0 = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
 STEP = PlaybookRunStep.Status
-
-
-@pytest.fixture
-def clock() -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(T0, tick=False) as traveller:
-        yield traveller
 
 
 def start(org: Organisation, steps: list[dict[str, object]] | None = None) -> PlaybookRun:
