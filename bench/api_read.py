@@ -29,8 +29,6 @@ import importlib.metadata
 import json
 import os
 import pickle
-import platform
-import secrets
 import shutil
 import signal
 import socket
@@ -46,10 +44,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import _env
 import psycopg
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = _env.ROOT
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 PYTHON = sys.executable
@@ -86,43 +85,11 @@ def say(message: str) -> None:
 # --- environment --------------------------------------------------------------------------------
 
 
-def product_env(database_url: str) -> dict[str, str]:
+def product_env(database_url: str, redis_url: str) -> dict[str, str]:
     """The production-like environment of the SUT (and of migrate and the seeding process)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "THROTTLE_", "CELERY_"))
-    }
-    env.update(
-        DJANGO_ENV="production",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_DEBUG="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        THROTTLE_RATE_CREDENTIAL=THROTTLE_RATE,
-        LOG_LEVEL="WARNING",
-        PYTHONDONTWRITEBYTECODE="1",
+    return _env.product_env(
+        database_url, redis_url, strip=("THROTTLE_",), THROTTLE_RATE_CREDENTIAL=THROTTLE_RATE
     )
-    return env
-
-
-def ensure_database(database_url: str, reseed: bool) -> None:
-    """Create the bench database if missing (drop it first with --reseed)."""
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if parts.hostname not in {"127.0.0.1", "localhost"} or not name.startswith("crisis_bench"):
-        raise SystemExit(f"refusing {database_url}: use a loopback database named crisis_bench*")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists and reseed:
-            say(f"--reseed: dropping database {name}")
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            say(f"creating database {name}")
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def run_checked(cmd: list[str], env: dict[str, str], timeout: float, what: str) -> str:
@@ -134,42 +101,6 @@ def run_checked(cmd: list[str], env: dict[str, str], timeout: float, what: str) 
     if done.returncode != 0:
         raise SystemExit(f"{what} failed ({done.returncode}):\n{done.stdout[-2000:]}")
     return done.stdout
-
-
-def cpu_busy(seconds: float = 1.0) -> float:
-    """Cores busy over `seconds`, from /proc/stat (everything on the machine)."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        idle = fields[3] + fields[4]
-        return sum(fields) - idle, sum(fields)
-
-    busy0, total0 = sample()
-    time.sleep(seconds)
-    busy1, total1 = sample()
-    return (busy1 - busy0) / max(total1 - total0, 1) * (os.cpu_count() or 1)
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def wait_idle(limit_cores: float, patience: float) -> float:
-    """Sample until the machine uses at most `limit_cores`, or `patience` seconds ran out."""
-    deadline = time.monotonic() + patience
-    busy = cpu_busy(2.0)
-    while busy > limit_cores and time.monotonic() < deadline:
-        say(f"machine busy ({busy:.2f} cores, loadavg {loadavg()}): waiting for it to calm down")
-        busy = cpu_busy(5.0)
-    return busy
-
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_ticks() -> int:
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    return sum(fields) - fields[3] - fields[4]
 
 
 def process_ticks(pgrps: set[int], pids: set[int]) -> int:
@@ -212,7 +143,7 @@ class CpuMeter:
         children = os.times()
         return (
             time.monotonic(),
-            machine_busy_ticks(),
+            _env.machine_busy_ticks(),
             process_ticks(self.pgrps, self._backends()),
             children.children_user + children.children_system,
         )
@@ -222,8 +153,8 @@ class CpuMeter:
         before: tuple[float, int, int, float], after: tuple[float, int, int, float]
     ) -> float:
         elapsed = after[0] - before[0]
-        machine = (after[1] - before[1]) / TICKS
-        ours = (after[2] - before[2]) / TICKS + (after[3] - before[3])
+        machine = (after[1] - before[1]) / _env.TICKS
+        ours = (after[2] - before[2]) / _env.TICKS + (after[3] - before[3])
         return max(machine - ours, 0.0) / elapsed
 
     @staticmethod
@@ -231,62 +162,21 @@ class CpuMeter:
         before: tuple[float, int, int, float], after: tuple[float, int, int, float]
     ) -> float:
         """CPU seconds of the server processes and their PostgreSQL backends (not wrk)."""
-        return (after[2] - before[2]) / TICKS
+        return (after[2] - before[2]) / _env.TICKS
 
 
-def git_sha() -> str:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):  # e.g. a `git archive` export: no .git
-        return os.environ.get("BENCH_GIT_SHA", "unknown")
-    return f"{sha}{'-dirty' if dirty else ''}"
-
-
-def versions(database_url: str, wrk: str | None) -> dict[str, str]:
+def versions(database_url: str, redis_url: str, wrk: str | None) -> dict[str, str]:
     import django
     import rest_framework
 
     info = {
-        "python": platform.python_version(),
+        **_env.machine_versions(
+            database_url, redis_url, ("shared_buffers", "work_mem", "synchronous_commit")
+        ),
         "django": django.get_version(),
         "djangorestframework": rest_framework.VERSION,
-        "psycopg": psycopg.__version__,
         "gunicorn": importlib.metadata.version("gunicorn"),
-        "kernel": platform.release(),
-        "cpus": str(os.cpu_count()),
     }
-    with contextlib.suppress(OSError):
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        info["cpu"] = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in cpuinfo.splitlines()
-                if "model name" in line
-            ),
-            "?",
-        )
-        mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-        info["memory"] = f"{int(mem) // 1024**2} GiB"
-    with psycopg.connect(database_url, connect_timeout=5) as conn:
-        for setting in ("server_version", "shared_buffers", "work_mem", "synchronous_commit"):
-            row = conn.execute(f"SHOW {setting}").fetchone()
-            info[f"pg_{setting}"] = str(row[0]) if row else "?"
-    info["redis"] = str(redis.Redis.from_url(REDIS_URL).info("server")["redis_version"])
     if wrk:
         out = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10, check=False)
         info["wrk"] = (out.stdout + out.stderr).split("\n")[0].split(" [")[0]
@@ -662,6 +552,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--endpoints", default="events,members", help="comma-separated")
     parser.add_argument("--client", default="auto", choices=("auto", "wrk", "python"))
     parser.add_argument("--database-url", default=DATABASE_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument("--reseed", action="store_true", help="drop and re-seed the database")
     parser.add_argument("--profile", type=int, default=0, help="cProfile N in-process requests")
     parser.add_argument(
@@ -674,15 +565,15 @@ def parse_args() -> argparse.Namespace:
 
 def bench(args: argparse.Namespace, workdir: Path, servers: Servers) -> dict[str, Any]:
     started = datetime.now(UTC)
-    busy = wait_idle(0.5, 0 if args.allow_busy else 120)
-    say(f"idle check: {busy:.2f} cores busy, loadavg {loadavg()}")
+    busy = _env.wait_idle(0.5, 0 if args.allow_busy else 120, say)
+    say(f"idle check: {busy:.2f} cores busy, loadavg {_env.loadavg()}")
     if busy > 0.5 and not args.allow_busy:
         raise SystemExit("the machine stayed busy (> 0.5 cores) for 2 min: pass --allow-busy")
     wrk = shutil.which("wrk") if args.client in {"auto", "wrk"} else None
     if args.client == "wrk" and wrk is None:
         raise SystemExit("wrk not found: apt-get install -y wrk (or --client python)")
-    env = product_env(args.database_url)
-    ensure_database(args.database_url, args.reseed)
+    env = product_env(args.database_url, args.redis_url)
+    _env.ensure_database(args.database_url, args.reseed, say)
     run_checked([PYTHON, "manage.py", "migrate", "-v0"], env, 300, "migrate")
     seeder = [PYTHON, str(BENCH / "api_read_django.py"), "--limit", str(args.limit)]
     if args.profile:
@@ -718,12 +609,12 @@ def bench(args: argparse.Namespace, workdir: Path, servers: Servers) -> dict[str
     )
     load = Load(wrk, args.connections, taskset, workdir, django_side["secret"])
     say(f"load generator: {load.tool}; {args.rounds} rounds x {args.duration:g} s per side")
-    cache = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
+    cache = redis.Redis.from_url(args.redis_url, socket_timeout=5)
     meter = CpuMeter([sut, floor], args.database_url)
     report: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
-        "git": git_sha(),
-        "versions": versions(args.database_url, wrk),
+        "git": _env.git_sha(),
+        "versions": versions(args.database_url, args.redis_url, wrk),
         "settings": {
             "server": f"gunicorn {' '.join(gunicorn)}",
             "load": load.tool,
@@ -752,7 +643,7 @@ def bench(args: argparse.Namespace, workdir: Path, servers: Servers) -> dict[str
             order = (sut, floor) if index % 2 else (floor, sut)  # ABBA cancels drift
             for server in order:
                 throttle_reset(cache)
-                load_before = loadavg()
+                load_before = _env.loadavg()
                 before = meter.snapshot()
                 raw = load.run(server.port, path, args.duration)
                 run = to_run(server.name, index, raw, load_before)
@@ -770,7 +661,7 @@ def bench(args: argparse.Namespace, workdir: Path, servers: Servers) -> dict[str
         result = assemble(endpoint, path, runs, checked, django_side["probes"][endpoint])
         print_table(endpoint, runs, result)
         report["endpoints"][endpoint] = result
-    report["loadavg_end"] = loadavg()
+    report["loadavg_end"] = _env.loadavg()
     if "ablation" in django_side:
         report["ablation"] = django_side["ablation"]
         print("\n== Ablation of the SUT's events list, in-process (no HTTP server)")

@@ -9,8 +9,11 @@ webhooks are tenant-supplied URLs, so they go through the SSRF-guarded session.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import smtplib
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -18,7 +21,8 @@ from typing import Any, Protocol
 
 import requests
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from crisis_api.net import UnsafeURLError, guarded_session
@@ -93,6 +97,9 @@ def _post(session: requests.Session, url: str, provider: str, **kwargs: Any) -> 
 
 
 class EmailSender:
+    """Django's e-mail backend (SMTP, or a django-anymail provider), over a connection kept
+    per thread while it is busy, so a fan-out does not pay a handshake per message."""
+
     def send(self, target: str, message: Message) -> Sent:
         body = f"{message.text}\n"
         if message.link:  # verification codes have nothing to acknowledge
@@ -104,18 +111,22 @@ class EmailSender:
             to=[target],
         )
         try:
+            email.connection = _mail_connection()
             sent = email.send()
         except smtplib.SMTPRecipientsRefused as exc:  # an OSError, but no retry will help
             raise PermanentError(f"e-mail rejected: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
+            _drop_mail_connection()
             if exc.smtp_code >= 500:  # 5xx is final (RFC 5321); 4xx is worth another try
                 raise PermanentError(
                     f"e-mail rejected: {exc.smtp_code} {exc.smtp_error!r}"
                 ) from exc
             raise TransientError(f"e-mail backend: {exc.smtp_code} {exc.smtp_error!r}") from exc
         except (OSError, TimeoutError) as exc:
+            _drop_mail_connection()
             raise TransientError(f"e-mail backend: {exc}") from exc
         except Exception as exc:  # anymail and other backends raise their own rejections
+            _drop_mail_connection()
             raise PermanentError(f"e-mail rejected: {exc}") from exc
         if not sent:
             raise TransientError("the e-mail backend sent nothing")
@@ -127,7 +138,7 @@ class TwilioSender:
     """Twilio Programmable Messaging: POST /2010-04-01/Accounts/{sid}/Messages.json."""
 
     def __init__(self, session: requests.Session | None = None) -> None:
-        self.session = session or requests.Session()
+        self.session = session or _twilio_session()
         self.base_url = settings.TWILIO_API_BASE_URL.rstrip("/")
 
     def send(self, target: str, message: Message) -> Sent:
@@ -250,12 +261,70 @@ def _session() -> requests.Session:
     return cached[1]
 
 
+#: A kept e-mail connection idle for longer is closed and a new one opened: servers drop idle
+#: SMTP sessions (RFC 5321 allows 5 minutes), and a fan-out reuses it within milliseconds.
+MAIL_IDLE_SECONDS = 10.0
+_MAIL_SETTINGS = (
+    "EMAIL_BACKEND",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+    "ANYMAIL",
+)
+
+
+@dataclass
+class _KeptMail:
+    key: str
+    connection: BaseEmailBackend
+    used: float
+
+
+def _mail_connection() -> BaseEmailBackend:
+    """This thread's open e-mail connection, opened on first use, after an idle spell or when
+    the e-mail settings changed; Django's backend leaves a connection it did not open open."""
+    key = json.dumps([getattr(settings, name, None) for name in _MAIL_SETTINGS], default=str)
+    kept: _KeptMail | None = getattr(_local, "mail", None)
+    now = time.monotonic()
+    if kept is not None and (kept.key != key or now - kept.used > MAIL_IDLE_SECONDS):
+        _drop_mail_connection()
+        kept = None
+    if kept is None:
+        connection = get_connection()
+        connection.open()
+        kept = _local.mail = _KeptMail(key, connection, now)
+    kept.used = now
+    return kept.connection
+
+
+def _drop_mail_connection() -> None:
+    """Close this thread's kept e-mail connection (after an error its state is unknown)."""
+    kept: _KeptMail | None = getattr(_local, "mail", None)
+    _local.mail = None
+    if kept is not None:
+        with contextlib.suppress(Exception):  # a broken connection is discarded anyway
+            kept.connection.close()
+
+
+def _twilio_session() -> requests.Session:
+    """One plain session per thread for Twilio's API (an operator-set URL, not a tenant's)."""
+    session: requests.Session | None = getattr(_local, "twilio", None)
+    if session is None:
+        session = _local.twilio = requests.Session()
+    return session
+
+
+SENDERS: dict[str, type[EmailSender | TwilioSender | SlackSender | TeamsSender | WebhookSender]] = {
+    "email": EmailSender,
+    "sms": TwilioSender,
+    "slack": SlackSender,
+    "teams": TeamsSender,
+    "webhook": WebhookSender,
+}
+
+
 def sender_for(channel: str) -> Sender:
-    senders: dict[str, Sender] = {
-        "email": EmailSender(),
-        "sms": TwilioSender(),
-        "slack": SlackSender(),
-        "teams": TeamsSender(),
-        "webhook": WebhookSender(),
-    }
-    return senders[channel]
+    """The adapter of one channel (built per call: it holds no state of its own)."""
+    return SENDERS[channel]()

@@ -6,7 +6,9 @@ a schedule kept in the database, and take provider receipts (Twilio status callb
 from __future__ import annotations
 
 import logging
+import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -16,9 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
+from crisis_api.bulk import insert_columns
 from crisis_api.crypto import decrypt
 from incidents.models import Incident, RoleAssignment
 from incidents.selectors import SEE_RESTRICTED
@@ -26,11 +29,12 @@ from notifications.channels import Message, PermanentError, Sent, TransientError
 from notifications.models import (
     PAID_CHANNELS,
     ChannelUsage,
+    ContactMethod,
     Delivery,
     Escalation,
     Notification,
 )
-from notifications.rendering import render
+from notifications.rendering import render_text, with_ack_link
 from organisations.models import Membership, Organisation
 
 logger = logging.getLogger(__name__)
@@ -109,11 +113,11 @@ def _still_allowed(claimed: list[Notification]) -> set[Any]:
     if not claimed:
         return set()
     roles = {
-        (m.organisation_id, m.user_id): m.role
-        for m in Membership.all_tenants.filter(
+        (org_id, user_id): role
+        for org_id, user_id, role in Membership.all_tenants.filter(
             organisation_id__in={n.organisation_id for n in claimed},
             user_id__in={n.recipient_id for n in claimed},
-        )
+        ).values_list("organisation_id", "user_id", "role")
     }
     restricted = {
         n.incident.pk
@@ -143,6 +147,19 @@ def _still_allowed(claimed: list[Notification]) -> set[Any]:
     return allowed
 
 
+# What sending needs of a claimed row; the rest (timestamps, errors) is not loaded.
+CLAIMED_FIELDS = (
+    "organisation",
+    "event",
+    "recipient",
+    "contact_method",
+    "channel",
+    "incident",
+    "escalation",
+    "attempts",
+)
+
+
 def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, list[Notification]]:
     now = now or timezone.now()
     token = uuid.uuid4()
@@ -150,7 +167,7 @@ def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, li
         ids = list(
             Notification.all_tenants.select_for_update(skip_locked=True)
             .filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at")
+            .order_by("next_attempt_at", "position")  # every recipient's first method first
             .values_list("pk", flat=True)[:limit]
         )
         Notification.all_tenants.filter(pk__in=ids).update(
@@ -158,9 +175,17 @@ def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, li
             claim_token=token,
             claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
         )
+    # Prefetched, not joined: a batch usually shares one event, incident and organisation, so
+    # each is loaded (and its JSON parsed) once per batch instead of once per row.
     claimed = list(
-        Notification.all_tenants.filter(pk__in=ids, claim_token=token).select_related(
-            "organisation", "event", "incident__severity", "contact_method", "escalation"
+        Notification.all_tenants.filter(pk__in=ids, claim_token=token)
+        .only(*CLAIMED_FIELDS)
+        .prefetch_related(
+            "organisation",
+            "event",
+            "incident__severity",
+            Prefetch("contact_method", ContactMethod.all_tenants.only("target_ciphertext")),
+            "escalation",
         )
     )
     return token, claimed
@@ -247,26 +272,38 @@ def _apply(row: Notification, result: Result, now: datetime) -> Delivery:
     )
 
 
+DELIVERY_COLUMNS = (
+    "organisation_id",
+    "notification_id",
+    "number",
+    "attempted_at",
+    "status",
+    "provider_message_id",
+    "error",
+    "duration_ms",
+)
+
+
+def _plain(result: Result) -> bool:
+    """Sent, no provider id, no receipt: the common outcome, recorded without model rows."""
+    return result.sent is not None and not result.sent.provider_id and not result.sent.delivered
+
+
 def _finish(results: list[tuple[Notification, Result]], token: uuid.UUID) -> None:
     """Record a batch of outcomes in one transaction: rows still claimed by `token` are
-    updated together and their Delivery rows inserted together; rows whose claim was lost
-    (a stale worker) are left alone. The common case (sent, no provider id) is a single
-    UPDATE; only rows whose values differ (provider ids, retry times, errors) are written one
-    by one, through bulk_update."""
+    updated together and their Delivery rows inserted by one statement; rows whose claim was
+    lost (a stale worker) are left alone. The common case (sent, no provider id) is a single
+    UPDATE; only rows whose values differ (provider ids, retry times, errors) are loaded and
+    written one by one, through bulk_update."""
     now = timezone.now()
-    by_id = {notification.pk: result for notification, result in results}
+    by_id = {notification.pk: (notification, result) for notification, result in results}
     with transaction.atomic():
-        rows = list(
-            Notification.all_tenants.select_for_update().filter(
-                pk__in=list(by_id), claim_token=token, status=Notification.Status.SENDING
-            )
+        attempts = dict(
+            Notification.all_tenants.select_for_update()
+            .filter(pk__in=list(by_id), claim_token=token, status=Notification.Status.SENDING)
+            .values_list("pk", "attempts")
         )
-        deliveries = [_apply(row, by_id[row.pk], now) for row in rows]
-        plain = [
-            row.pk
-            for row in rows
-            if row.status == Notification.Status.SENT and not row.provider_message_id
-        ]
+        plain = [pk for pk in attempts if _plain(by_id[pk][1])]
         Notification.all_tenants.filter(pk__in=plain).update(
             status=Notification.Status.SENT,
             attempts=F("attempts") + 1,
@@ -275,10 +312,24 @@ def _finish(results: list[tuple[Notification, Result]], token: uuid.UUID) -> Non
             sent_at=now,
             error="",
         )
+        columns: dict[str, list[Any]] = {name: [] for name in DELIVERY_COLUMNS}
+        for pk in plain:
+            notification, result = by_id[pk]
+            sent = Delivery.Status.SENT.value
+            values = (notification.organisation_id, pk, attempts[pk] + 1, now, sent, "", "")
+            for name, value in zip(DELIVERY_COLUMNS, (*values, result.duration_ms), strict=True):
+                columns[name].append(value)
         plain_ids = set(plain)
-        varied = [row for row in rows if row.pk not in plain_ids]
+        varied = list(
+            Notification.all_tenants.filter(pk__in=[pk for pk in attempts if pk not in plain_ids])
+        )
+        for row in varied:
+            delivery = _apply(row, by_id[row.pk][1], now)
+            for name in DELIVERY_COLUMNS:
+                value = getattr(delivery, name)
+                columns[name].append(value.value if isinstance(value, Delivery.Status) else value)
         Notification.all_tenants.bulk_update(varied, FINISH_FIELDS)
-        Delivery.all_tenants.bulk_create(deliveries)
+        insert_columns(Delivery, columns)
 
 
 def _skip(notification: Notification, token: uuid.UUID, status: str, reason: str) -> None:
@@ -297,6 +348,7 @@ def deliver_due(
         _safely(on_full_batch)
     now = timezone.now()
     ready: list[tuple[Notification, str, Message]] = []
+    texts: dict[tuple[Any, Any], Message] = {}
     allowed = _still_allowed(claimed)
     claimed_now = [n for n in claimed if n.pk in allowed]
     for notification in claimed:
@@ -317,11 +369,10 @@ def deliver_due(
                 )
                 continue
             grants[key] -= 1
-        message = render(
-            event=notification.event,
-            incident=notification.incident,
-            notification_id=notification.pk,
-        )
+        text_key = (notification.event_id, notification.incident_id)
+        if text_key not in texts:
+            texts[text_key] = render_text(event=notification.event, incident=notification.incident)
+        message = with_ack_link(texts[text_key], notification.pk)
         ready.append(
             (notification, decrypt(notification.contact_method.target_ciphertext), message)
         )
@@ -338,10 +389,24 @@ def deliver_due(
             return Result(permanent=str(exc), duration_ms=_ms(started))
 
     if ready:
-        with ThreadPoolExecutor(max_workers=min(concurrency, len(ready))) as pool:
-            results = list(pool.map(send, ready))
+        results = list(_send_pool(concurrency).map(send, ready))
         _finish([(item[0], result) for item, result in zip(ready, results, strict=True)], token)
     return len(claimed)
+
+
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _send_pool(size: int) -> ThreadPoolExecutor:
+    """This process's sending threads, kept between batches so that each keeps its HTTP
+    sessions and e-mail connection warm (a forked worker builds its own)."""
+    key = (os.getpid(), size)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = ThreadPoolExecutor(max_workers=size, thread_name_prefix="notify")
+    return pool
 
 
 def _safely(callback: Callable[[], object]) -> None:

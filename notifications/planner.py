@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Prefetch
 
+from crisis_api.bulk import insert_columns
 from incidents.models import DECLARED_STATUSES, CrisisType, Incident, RoleAssignment
 from notifications.models import (
     ContactMethod,
@@ -98,23 +99,39 @@ def plan_notifications(events: list[Event]) -> int:
     rules: dict[Any, list[NotificationRule]] = defaultdict(list)
     for rule in NotificationRule.all_tenants.filter(organisation_id__in=org_ids, is_active=True):
         rules[rule.organisation_id].append(rule)
+    # Plain values, not model instances: a 10,000-recipient organisation is read and planned
+    # in Python in tens of milliseconds, then inserted by one statement.
     methods = {
-        str(m.pk): m
-        for m in ContactMethod.all_tenants.filter(
+        str(pk): (str(user_id), kind, pk)
+        for pk, user_id, kind in ContactMethod.all_tenants.filter(
             organisation_id__in=org_ids, verified_at__isnull=False
-        )
+        ).values_list("pk", "user_id", "kind")
     }
     roles = {
-        (m.organisation_id, str(m.user_id)): m.role
-        for m in Membership.all_tenants.filter(organisation_id__in=org_ids)
+        (org_id, str(user_id)): role
+        for org_id, user_id, role in Membership.all_tenants.filter(
+            organisation_id__in=org_ids
+        ).values_list("organisation_id", "user_id", "role")
     }
     assigned = {
-        (str(a.incident_id), str(a.user_id))
-        for a in RoleAssignment.all_tenants.filter(
+        (str(incident_id), str(user_id))
+        for incident_id, user_id in RoleAssignment.all_tenants.filter(
             incident_id__in=list(incidents), unassigned_at__isnull=True
+        ).values_list("incident_id", "user_id")
+    }
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "organisation_id",
+            "event_id",
+            "recipient_id",
+            "contact_method_id",
+            "channel",
+            "incident_id",
+            "next_attempt_at",
+            "position",
         )
     }
-    planned: list[Notification] = []
     for event in relevant:
         incident = incidents.get(_incident_id(event) or "")
         person = _person_of(event)
@@ -138,24 +155,23 @@ def plan_notifications(events: list[Event]) -> int:
             critical = incident is not None and incident.severity.rank <= CRITICAL_RANK
             if not (critical and rule.critical_overrides_quiet):
                 at = quiet_until(rule, at) or at
+            position = 0
             for method_id in rule.contact_methods:
                 method = methods.get(str(method_id))
-                if method is None or str(method.user_id) != user:
+                if method is None or method[0] != user:
                     continue
-                planned.append(
-                    Notification(
-                        organisation_id=event.organisation_id,
-                        event=event,
-                        recipient_id=rule.user_id,
-                        contact_method=method,
-                        channel=method.kind,
-                        incident=incident,
-                        next_attempt_at=at,
-                    )
-                )
-    Notification.all_tenants.bulk_create(planned, ignore_conflicts=True, batch_size=1000)
+                columns["organisation_id"].append(event.organisation_id)
+                columns["event_id"].append(event.pk)
+                columns["recipient_id"].append(rule.user_id)
+                columns["contact_method_id"].append(method[2])
+                columns["channel"].append(method[1])
+                columns["incident_id"].append(incident.pk if incident is not None else None)
+                columns["next_attempt_at"].append(at)
+                columns["position"].append(position)
+                position += 1
+    insert_columns(Notification, columns, ignore_conflicts=True)
     _start_escalations(relevant, incidents)
-    return len(planned)
+    return len(columns["event_id"])
 
 
 def _starts_escalation(event: Event) -> bool:

@@ -4,6 +4,7 @@ rendered without autoescaping (the output is plain text; chat adapters escape as
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -84,7 +85,8 @@ def _compiled(source: str) -> Template:
     return ENGINE.from_string(source)
 
 
-def render(*, event: Event, incident: Incident | None, notification_id: Any) -> Message:
+def render_text(*, event: Event, incident: Incident | None) -> Message:
+    """The event's text for every recipient: rendered once per event, not per notification."""
     subject_t, text_t = TEMPLATES.get(event.type, ("{{ type }}", "{{ type }}"))
     context = Context(
         {
@@ -96,9 +98,6 @@ def render(*, event: Event, incident: Incident | None, notification_id: Any) -> 
             "drill": "[DRILL] " if incident and incident.is_drill else "",
         }
     )
-    subject = _compiled(subject_t).render(context).strip()
-    text = _compiled(text_t).render(context).strip()
-    link = ack_link(notification_id)
     facts: list[tuple[str, str]] = []
     if incident is not None:
         facts = [
@@ -106,7 +105,20 @@ def render(*, event: Event, incident: Incident | None, notification_id: Any) -> 
             ("Severity", incident.severity.name),
             ("Status", incident.status),
         ]
-    short = f"{subject} {link}"
+    subject = _compiled(subject_t).render(context).strip()
+    text = _compiled(text_t).render(context).strip()
+    return Message(subject=subject, text=text, short=subject, link="", facts=facts)
+
+
+def with_ack_link(message: Message, notification_id: Any) -> Message:
+    """One recipient's copy of an event's text: its own signed acknowledgement link."""
+    link = ack_link(notification_id)
+    short = f"{message.subject} {link}"
     if len(short) > SMS_LIMIT:
-        short = f"{subject[: SMS_LIMIT - len(link) - 2]}… {link}"
-    return Message(subject=subject, text=text, short=short, link=link, facts=facts)
+        short = f"{message.subject[: SMS_LIMIT - len(link) - 2]}… {link}"
+    return replace(message, short=short, link=link)
+
+
+def render(*, event: Event, incident: Incident | None, notification_id: Any) -> Message:
+    """One notification's message: the event's text plus the recipient's ack link."""
+    return with_ack_link(render_text(event=event, incident=incident), notification_id)

@@ -201,6 +201,9 @@ class Notification(TenantModel):  # type: ignore[django-manager-missing]
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="The method's place in its rule: first methods are sent first."
+    )
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     lost_claims = models.PositiveSmallIntegerField(
@@ -223,7 +226,7 @@ class Notification(TenantModel):  # type: ignore[django-manager-missing]
         )
         indexes = (
             models.Index(
-                fields=("next_attempt_at",),
+                fields=("next_attempt_at", "position"),
                 condition=models.Q(status="pending"),
                 name="notification_due",
             ),

@@ -61,10 +61,9 @@ def _channels(settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
-def subscribe(org: Organisation, kind: str, target: str, role: str = Role.RESPONDER) -> User:
-    """A member with one verified method of `kind` and a rule for every event through it."""
-    user = make_membership(org, role).user
-    method = ContactMethod.all_tenants.create(
+def verified_method(org: Organisation, user: User, kind: str, target: str) -> ContactMethod:
+    """A contact method of `user`, verified, with `target` encrypted as the product stores it."""
+    return ContactMethod.all_tenants.create(
         organisation=org,
         user=user,
         kind=kind,
@@ -73,6 +72,12 @@ def subscribe(org: Organisation, kind: str, target: str, role: str = Role.RESPON
         target_digest=hashlib.sha256(target.encode()).hexdigest(),
         verified_at=timezone.now(),
     )
+
+
+def subscribe(org: Organisation, kind: str, target: str, role: str = Role.RESPONDER) -> User:
+    """A member with one verified method of `kind` and a rule for every event through it."""
+    user = make_membership(org, role).user
+    method = verified_method(org, user, kind, target)
     NotificationRule.all_tenants.create(
         organisation=org, user=user, contact_methods=[str(method.pk)]
     )
@@ -470,6 +475,13 @@ def test_an_invalid_signature_is_refused(sent_sms: Notification) -> None:
     }
     for why, signature in forged.items():
         assert post_callback(params, signature).status_code == 403, why
+    genuine = twilio_signature(STATUS_CALLBACK, params)
+    for tampered in (
+        {**params, "MessageStatus": "failed"},
+        {**params, "MessageSid": "SM" + "f" * 32},
+        {**params, "ErrorCode": "30003"},
+    ):
+        assert post_callback(tampered, genuine).status_code == 403, tampered
     sent_sms.refresh_from_db()
     assert sent_sms.status == "sent"
     assert Client().get(CALLBACK_PATH).status_code == 405
