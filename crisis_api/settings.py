@@ -311,6 +311,11 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
         "RunStepStatusEnum": "playbooks.models.PlaybookRunStep.Status",
         "DrillStatusEnum": "playbooks.models.Drill.Status",
         "CommsChannelEnum": "playbooks.models.CHANNELS",
+        "SourceKindEnum": "monitoring.models.Source.Kind",
+        "SourceStatusEnum": "monitoring.models.Source.Status",
+        "WatchTermKindEnum": "monitoring.models.WatchTerm.Kind",
+        "MentionStatusEnum": "monitoring.models.Mention.Status",
+        "SentimentLabelEnum": "monitoring.models.Mention.SentimentLabel",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

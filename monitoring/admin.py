@@ -7,7 +7,7 @@ shown once, to the customer. Here neither appears; the push secret shows as its 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from monitoring import services
 from monitoring.models import Mention, Source, WatchTerm
 from monitoring.services.retention import author_erase
-from organisations.admin import _actor, _may_change
+from organisations.admin import ReadOnlyAdminMixin, _actor, _may_change
 
 if TYPE_CHECKING:
     _SourceAdminBase = admin.ModelAdmin[Source]
@@ -24,19 +24,6 @@ if TYPE_CHECKING:
     _WatchTermAdminBase = admin.ModelAdmin[WatchTerm]
 else:
     _SourceAdminBase = _MentionAdminBase = _WatchTermAdminBase = admin.ModelAdmin
-
-
-class ReadOnlyAdminMixin:
-    """Rows to look at; changes happen through the API (and its events)."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Source)

@@ -14,6 +14,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from crisis_api.api.errors import PayloadTooLarge
+from crisis_api.api.throttling import CredentialRateThrottle
 from monitoring.models import Source
 from monitoring.services.push import PushSignatureError, push_signature_verify
 
@@ -52,6 +53,16 @@ class PushSignatureAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Webhook-Signature realm="crisis-api"'
+
+
+class PushRateThrottle(CredentialRateThrottle):
+    """A signed push counts against its source at the credential rate (not the anonymous
+    per-address rate: integrators push from few addresses)."""
+
+    def scope_and_key(self, request: Request) -> tuple[str, str]:
+        if isinstance(request.auth, SignedPush):
+            return "credential", f"push_source:{request.auth.source.pk}"
+        return super().scope_and_key(request)
 
 
 class PushSignatureScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]

@@ -54,7 +54,7 @@ class SourceIssuedOutput(SourceOutput):
     )
 
 
-class SecretOutput(serializers.Serializer[Any]):
+class SourceSecretOutput(serializers.Serializer[Any]):
     secret = serializers.CharField(help_text="The new signing secret, shown once.")
 
 
@@ -154,17 +154,37 @@ class MentionUpdateInput(StrictInput):
     assignee = MemberField(required=False, allow_null=True)
 
 
+class JSONStringField(serializers.CharField):
+    """A string that must arrive as a JSON string: `5` is a type error, not `"5"`."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class JSONIntegerField(serializers.IntegerField):
+    """An integer that must arrive as a JSON number without a fraction (not `"5"`, `true`)."""
+
+    default_error_messages = {"invalid": "A JSON integer is required."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PushItemInput(StrictInput):
     """One pushed post."""
 
-    external_id = serializers.CharField(max_length=255)
-    text = serializers.CharField(max_length=10_000)
+    external_id = JSONStringField(max_length=255)
+    text = JSONStringField(max_length=10_000)
     posted_at = serializers.DateTimeField()
     url = serializers.URLField(max_length=2000, required=False, default="")
-    author_handle = serializers.CharField(max_length=255, required=False, default="")
-    author_name = serializers.CharField(max_length=255, required=False, default="")
-    author_id = serializers.CharField(max_length=255, required=False, default="")
-    author_followers = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    author_handle = JSONStringField(max_length=255, required=False, default="")
+    author_name = JSONStringField(max_length=255, required=False, default="")
+    author_id = JSONStringField(max_length=255, required=False, default="")
+    author_followers = JSONIntegerField(min_value=0, required=False, allow_null=True)
     language = serializers.RegexField(r"^[a-z]{2,3}$", required=False, default="")
 
 

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from monitoring.services import source_poll, sources_claim_due
+from monitoring.services.polling import source_lease_release
 
+logger = logging.getLogger(__name__)
 SWEEP_LIMIT = 200
+
+
+def source_poll_enqueue(source_id: str, token: str) -> None:
+    """Start the poll of a claimed source; when the broker is unreachable the claim is given
+    back so the next sweep (beat) polls it, instead of the lease blocking it for minutes."""
+    try:
+        source_poll_task.delay(source_id, token)
+    except Exception:
+        logger.warning("could not enqueue the poll of source %s", source_id, exc_info=True)
+        source_lease_release(source_id=source_id, token=token)
 
 
 @shared_task(name="monitoring.poll_due", ignore_result=True)
@@ -14,7 +28,7 @@ def sources_poll_due_task() -> int:
     """Claim due sources (SKIP LOCKED + lease) and start one poll task per claimed source."""
     claimed = sources_claim_due(limit=SWEEP_LIMIT)
     for source_id, token in claimed:
-        source_poll_task.delay(source_id, token)
+        source_poll_enqueue(source_id, token)
     return len(claimed)
 
 

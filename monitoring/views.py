@@ -25,7 +25,11 @@ from crisis_api.api.viewsets import (
 )
 from crisis_api.tenancy import activate_tenant_scope
 from monitoring import selectors, services
-from monitoring.authentication import PushSignatureAuthentication, SignedPush
+from monitoring.authentication import (
+    PushRateThrottle,
+    PushSignatureAuthentication,
+    SignedPush,
+)
 from monitoring.connectors import MentionIn
 from monitoring.filters import MentionFilter, SourceFilter, WatchTermFilter
 from monitoring.models import Mention, Source, WatchTerm
@@ -36,17 +40,17 @@ from monitoring.serializers import (
     PushBatchInput,
     PushItemInput,
     PushResultOutput,
-    SecretOutput,
     SourceCreateInput,
     SourceIssuedOutput,
     SourceOutput,
+    SourceSecretOutput,
     SourceUpdateInput,
     WatchTermInput,
     WatchTermOutput,
     WatchTermUpdateInput,
 )
 from monitoring.services.push import MAX_BATCH, PushBatchTooLargeError
-from monitoring.tasks import source_poll_task
+from monitoring.tasks import source_poll_enqueue
 from organisations.authentication import BearerAuthentication, SessionAuthentication
 from organisations.events import Actor
 from organisations.models import Event, Role
@@ -131,23 +135,23 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         services.source_delete(source=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=SourceOutput)
-    @action(detail=True, methods=["post"])
-    def pause(self, request: Request, org: str, pk: str) -> Response:
-        """Stop polling (or refuse pushes) until resumed."""
+    def _set_status(self, new_status: str) -> Response:
         source = services.source_set_status(
-            source=self.get_object(), actor=self.actor, status=Source.Status.PAUSED
+            source=self.get_object(), actor=self.actor, status=new_status
         )
         return Response(self._output(source))
 
     @extend_schema(request=None, responses=SourceOutput)
     @action(detail=True, methods=["post"])
+    def pause(self, request: Request, org: str, pk: str) -> Response:
+        """Stop polling (or refuse pushes) until resumed."""
+        return self._set_status(Source.Status.PAUSED)
+
+    @extend_schema(request=None, responses=SourceOutput)
+    @action(detail=True, methods=["post"])
     def resume(self, request: Request, org: str, pk: str) -> Response:
         """Poll again from now on (any backoff is forgotten)."""
-        source = services.source_set_status(
-            source=self.get_object(), actor=self.actor, status=Source.Status.ACTIVE
-        )
-        return Response(self._output(source))
+        return self._set_status(Source.Status.ACTIVE)
 
     @extend_schema(request=None, responses={202: SourceOutput})
     @action(detail=True, methods=["post"], url_path="poll-now")
@@ -155,11 +159,11 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         """Poll now, ignoring the schedule and any backoff; 409 while a poll is running."""
         source = self.get_object()
         token = services.source_poll_now(source=source, actor=self.actor)
-        transaction.on_commit(lambda: source_poll_task.delay(str(source.pk), str(token)))
+        transaction.on_commit(lambda: source_poll_enqueue(str(source.pk), str(token)))
         source.refresh_from_db()
         return Response(self._output(source), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses=SecretOutput)
+    @extend_schema(request=None, responses=SourceSecretOutput)
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request: Request, org: str, pk: str) -> Response:
         """Push sources: a new secret now; the old one still verifies for 24 hours."""
@@ -178,11 +182,12 @@ class SourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         detail=True,
         methods=["post"],
         authentication_classes=[
-            PushSignatureAuthentication,
             BearerAuthentication,
             SessionAuthentication,
+            PushSignatureAuthentication,
         ],
         permission_classes=[PushOrDeclaredAccess],
+        throttle_classes=[PushRateThrottle],
     )
     def ingest(self, request: Request, org: str, pk: str) -> Response:
         """Push a batch of up to 1,000 mentions, signed with the source's secret (Standard

@@ -202,6 +202,16 @@ def json_of(response: requests.Response, platform: str) -> Any:
         raise PollError(f"{platform} sent a response that is not valid JSON ({exc}).") from exc
 
 
+def token_of(
+    session: requests.Session, url: str, *, platform: str, field: str, **kwargs: Any
+) -> str:
+    """POST for an access token (OAuth client credentials, a session) and return `field`."""
+    body = json_of(request(session, "POST", url, platform=platform, **kwargs), platform)
+    token = body.get(field) if isinstance(body, dict) else None
+    expect(isinstance(token, str), platform, f"the token response has no {field}")
+    return str(token)
+
+
 def expect(condition: bool, platform: str, what: str) -> None:
     """Raise a PollError unless the platform's JSON has the documented shape."""
     if not condition:

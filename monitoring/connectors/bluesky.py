@@ -24,6 +24,7 @@ from monitoring.connectors.base import (
     json_of,
     parse_time,
     request,
+    token_of,
 )
 
 PLATFORM = "Bluesky"
@@ -57,19 +58,13 @@ class BlueskyConnector:
     def _session_token(
         self, session: requests.Session, config: Mapping[str, Any], creds: Mapping[str, str]
     ) -> str:
-        body = json_of(
-            request(
-                session,
-                "POST",
-                f"{config['service_url']}/xrpc/com.atproto.server.createSession",
-                platform=PLATFORM,
-                json={"identifier": creds["identifier"], "password": creds["app_password"]},
-            ),
-            PLATFORM,
+        return token_of(
+            session,
+            f"{config['service_url']}/xrpc/com.atproto.server.createSession",
+            platform=PLATFORM,
+            field="accessJwt",
+            json={"identifier": creds["identifier"], "password": creds["app_password"]},
         )
-        token = body.get("accessJwt") if isinstance(body, dict) else None
-        expect(isinstance(token, str), PLATFORM, "createSession returned no accessJwt")
-        return str(token)
 
     def fetch(
         self,

@@ -25,6 +25,7 @@ from monitoring.connectors.base import (
     expect,
     json_of,
     request,
+    token_of,
 )
 
 PLATFORM = "Reddit"
@@ -47,20 +48,14 @@ class RedditConnector:
         return reader.finish({"query": reader.text("query", limit=512), "subreddit": subreddit})
 
     def _token(self, session: requests.Session, credentials: Mapping[str, str]) -> str:
-        body = json_of(
-            request(
-                session,
-                "POST",
-                "https://www.reddit.com/api/v1/access_token",
-                platform=PLATFORM,
-                auth=(credentials["client_id"], credentials["client_secret"]),
-                data={"grant_type": "client_credentials"},
-            ),
-            PLATFORM,
+        return token_of(
+            session,
+            "https://www.reddit.com/api/v1/access_token",
+            platform=PLATFORM,
+            field="access_token",
+            auth=(credentials["client_id"], credentials["client_secret"]),
+            data={"grant_type": "client_credentials"},
         )
-        token = body.get("access_token") if isinstance(body, dict) else None
-        expect(isinstance(token, str), PLATFORM, "the token response has no access_token")
-        return str(token)
 
     def fetch(
         self,

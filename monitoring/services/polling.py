@@ -70,6 +70,13 @@ def sources_claim_due(*, limit: int = 100, now: datetime | None = None) -> list[
     return [(str(pk), str(token)) for pk in claimed]
 
 
+def source_lease_release(*, source_id: Any, token: Any) -> None:
+    """Give a claimed source back to the sweeper, due now (its poll could not be started)."""
+    Source.all_tenants.filter(pk=source_id, lease_token=token).update(
+        lease_token=None, lease_until=None, next_poll_at=timezone.now()
+    )
+
+
 _local = threading.local()
 
 

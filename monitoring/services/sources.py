@@ -80,8 +80,8 @@ def _clean_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:
                 for k, v in exc.errors.items()
             ],
         ) from exc
-    for key in URL_CONFIG_KEYS:
-        if cleaned.get(key):
+    for key in URL_CONFIG_KEYS:  # URLs the tenant gave (defaults are the platforms' own)
+        if config.get(key) and cleaned.get(key):
             try:
                 check_url(cleaned[key])
             except UnsafeURLError as exc:

@@ -1,13 +1,13 @@
 """Monitoring fixtures: public names for `*.example.com` (URLs are checked when sources are
-configured), push sources with their secrets, and a signer that speaks Standard Webhooks."""
+configured, as for webhooks), push sources with their secrets, and a Standard Webhooks signer."""
 
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,20 +17,9 @@ from monitoring.models import Source
 from monitoring.services import source_create
 from organisations.events import Actor
 from organisations.models import Organisation
+from tests.notifications.conftest import _public_names
 
-_real_getaddrinfo = socket.getaddrinfo
-
-
-@pytest.fixture(autouse=True)
-def _public_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`*.example.com` resolves to a public address (nothing leaves: pytest-socket blocks it)."""
-
-    def fake(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(host, str) and host.rstrip(".").endswith("example.com"):
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port or 443))]
-        return _real_getaddrinfo(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", fake)
+__all__ = ["_public_names"]
 
 
 @pytest.fixture
@@ -46,8 +35,6 @@ def signed_headers(secret: str, body: bytes, *, at: float | None = None) -> dict
     """The three Standard Webhooks headers, as Django test-client extras."""
     msg_id = f"msg_{uuid.uuid4().hex}"
     timestamp = int(at if at is not None else time.time())
-    from datetime import UTC, datetime
-
     signature = Webhook(secret).sign(
         msg_id, datetime.fromtimestamp(timestamp, tz=UTC), body.decode()
     )

@@ -184,3 +184,16 @@ def test_reach_grows_with_the_audience(org: Organisation) -> None:
     with scopes_disabled():
         reach = dict(Mention.all_tenants.filter(source=source).values_list("external_id", "reach"))
     assert 0 <= reach["s"] < reach["l"] <= 1
+
+
+def test_the_portable_storage_path_dedupes_too(org: Organisation) -> None:
+    """`make run` on SQLite stores with bulk_create(ignore_conflicts=True): same rules."""
+    source = make_source(org)
+    first = ingest_module.mentions_prepare(source=source, mentions=[post(1), post(2)])
+    again = ingest_module.mentions_prepare(source=source, mentions=[post(2), post(3)])
+    stored = ingest_module._store_portable(first.rows)
+    assert len(stored) == 2
+    # `again` was prepared before the first rows were stored: p2 is new to it, not to the table.
+    assert {r["external_id"] for r in again.rows} == {"p2", "p3"}
+    assert len(ingest_module._store_portable(again.rows)) == 1
+    assert count(source) == 3

@@ -258,3 +258,47 @@ def test_a_poll_whose_lease_was_taken_over_while_fetching_stores_nothing(feed: S
         assert source_poll(source_id=feed.pk, token=token).status == "lease_lost"
     assert mentions_of(feed) == []
     assert reload(feed).cursor == {}
+
+
+# --- tasks --------------------------------------------------------------------------------------
+
+
+def test_sweeper_task_starts_one_poll_per_claimed_source(
+    org: Organisation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitoring import tasks
+
+    sources = [make_source(org) for _ in range(3)]
+    started: list[tuple[str, str]] = []
+    monkeypatch.setattr(tasks.source_poll_task, "delay", lambda *args: started.append(args))
+    assert tasks.sources_poll_due_task() == 3
+    assert sorted(pk for pk, _ in started) == sorted(str(s.pk) for s in sources)
+    with scopes_disabled():
+        leases = Source.all_tenants.filter(organisation=org).values_list("pk", "lease_token")
+    assert {str(pk): str(token) for pk, token in leases} == dict(started)
+    assert tasks.sources_poll_due_task() == 0
+
+
+def test_broker_down_gives_the_claim_back_to_the_sweeper(
+    feed: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitoring import tasks
+
+    def down(*args: Any) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(tasks.source_poll_task, "delay", down)
+    assert tasks.sources_poll_due_task() == 1
+    source = reload(feed)
+    assert source.lease_token is None
+    assert [pk for pk, _ in sources_claim_due()] == [str(feed.pk)]
+
+
+@responses.activate
+def test_poll_task_runs_the_poll_under_its_lease(feed: Source) -> None:
+    from monitoring.tasks import source_poll_task
+
+    responses.get(FEED_URL, body=(FIXTURES / "rss.xml").read_bytes())
+    token = claim(feed)
+    assert source_poll_task(str(feed.pk), token) == "stored"
+    assert source_poll_task(str(feed.pk), token) == "not_claimed"  # a redelivery does nothing

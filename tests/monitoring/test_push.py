@@ -246,3 +246,21 @@ def test_pushing_to_a_polled_source_is_a_409(org: Organisation, admin: Any) -> N
     response = admin.post(url, {"mentions": [item(1)]}, format="json")
     assert response.status_code == 409
     assert stored(source) == 0
+
+
+def test_signed_pushes_are_throttled_per_source_at_the_credential_rate(
+    org: Organisation, push_source: tuple[Source, str], push: Callable[..., Any], settings: Any
+) -> None:
+    from rest_framework.settings import api_settings
+
+    from monitoring.authentication import PushRateThrottle
+
+    source, secret = push_source
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "credential": "2/min", "anon": "1000/min"}
+    original = PushRateThrottle.THROTTLE_RATES
+    PushRateThrottle.THROTTLE_RATES = rates
+    try:
+        codes = [push(org, source, secret, {"mentions": [item(n)]}).status_code for n in range(3)]
+    finally:
+        PushRateThrottle.THROTTLE_RATES = original
+    assert codes == [200, 200, 429]
