@@ -5,12 +5,15 @@ from typing import Any
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from crisis_api.api.filters import TenantModelChoiceFilter
 from incidents.filters import MemberFilter, VisibleIncidentFilter
 from monitoring.models import Case, DetectionRule, IncidentMention, Signal
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class MentionIncidentFilter(VisibleIncidentFilter):
     """`?incident=<id>` on the inbox: mentions attached to the incident as evidence, and the
     mentions of cases linked to it."""

@@ -31,7 +31,7 @@ class IncidentRefOutput(serializers.Serializer[Any]):
 # --- rules --------------------------------------------------------------------------------------
 
 
-class RuleOutput(serializers.Serializer[Any]):
+class DetectionRuleOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     name = serializers.CharField()
     description = serializers.CharField()
@@ -56,7 +56,7 @@ class RuleOutput(serializers.Serializer[Any]):
     updated_at = serializers.DateTimeField()
 
 
-class RuleInput(StrictInput):
+class DetectionRuleInput(StrictInput):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     metric = serializers.ChoiceField(choices=R.Metric.choices)
@@ -80,10 +80,6 @@ class RuleInput(StrictInput):
     action = serializers.ChoiceField(choices=R.Action.choices, default=R.Action.SIGNAL)
     crisis_type = TenantRelatedField(CrisisType, required=False, allow_null=True)
     severity = TenantRelatedField(Severity, required=False, allow_null=True)
-
-
-class RuleModeInput(StrictInput):
-    mode = serializers.ChoiceField(choices=R.Mode.choices)
 
 
 # --- signals ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from celery import shared_task
 from django.db import transaction
 
 from crisis_api.tenancy import scopes_disabled
-from monitoring.services import cases, detection
+from monitoring.services import cases, detection, signals
 
 
 @shared_task(name="detection.after_ingest", ignore_result=True, acks_late=True)
@@ -21,8 +21,10 @@ def after_ingest_task(organisation_id: str, mention_ids: list[str]) -> int:
 
 @shared_task(name="detection.sweep", ignore_result=True)
 def rules_sweep_task() -> int:
-    """Evaluate every enabled rule: windows move with time even when nothing arrives."""
+    """Wake snoozed signals that are due, then evaluate every enabled rule: windows move with
+    time even when nothing arrives."""
     with scopes_disabled():
+        signals.signals_wake()
         return detection.rules_sweep()
 
 

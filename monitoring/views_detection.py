@@ -3,6 +3,7 @@ to incidents."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,11 +20,11 @@ from incidents.selectors import incident_visible
 from monitoring.filters_detection import IncidentMentionFilter, SignalFilter
 from monitoring.models import DetectionRule, IncidentMention, Signal
 from monitoring.serializers_detection import (
+    DetectionRuleInput,
+    DetectionRuleOutput,
     IncidentLinkInput,
     IncidentMentionInput,
     IncidentMentionOutput,
-    RuleInput,
-    RuleOutput,
     SignalDismissInput,
     SignalEscalateInput,
     SignalOutput,
@@ -55,7 +56,7 @@ class RuleViewSet(
     """Detection rules. New rules start in monitor mode: they record what would have fired."""
 
     model = DetectionRule
-    serializer_class = RuleOutput
+    serializer_class = DetectionRuleOutput
     access = {
         "list": allow(ALL_ROLES, "detection:read"),
         "retrieve": allow(ALL_ROLES, "detection:read"),
@@ -69,21 +70,23 @@ class RuleViewSet(
         return queryset.select_related("crisis_type", "severity").prefetch_related("sources")
 
     def _output(self, rule: DetectionRule, code: int = status.HTTP_200_OK) -> Response:
-        return Response(RuleOutput(self.get_queryset().get(pk=rule.pk)).data, status=code)
+        return Response(DetectionRuleOutput(self.get_queryset().get(pk=rule.pk)).data, status=code)
 
-    @extend_schema(request=RuleInput, responses={201: RuleOutput})
+    @extend_schema(request=DetectionRuleInput, responses={201: DetectionRuleOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = RuleInput(data=request.data, context=self.get_serializer_context())
+        data = DetectionRuleInput(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         rule = detection.rule_create(
             organisation=self.organisation, actor=self.actor, **data.validated_data
         )
         return self._output(rule, status.HTTP_201_CREATED)
 
-    @extend_schema(request=RuleInput, responses=RuleOutput)
+    @extend_schema(request=DetectionRuleInput, responses=DetectionRuleOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
         rule = self.get_object()
-        data = RuleInput(data=request.data, partial=True, context=self.get_serializer_context())
+        data = DetectionRuleInput(
+            data=request.data, partial=True, context=self.get_serializer_context()
+        )
         data.is_valid(raise_exception=True)
         rule = detection.rule_update(rule=rule, actor=self.actor, **data.validated_data)
         return self._output(rule)
@@ -111,6 +114,23 @@ class RuleViewSet(
         )
 
 
+def _triage_action(service: Callable[..., Signal], input_class: type[Any], summary: str) -> Any:
+    """Build the POST action `…/signals/{id}/<verb>/`: parse the body, call the service."""
+    name = service.__name__.removeprefix("signal_")
+
+    def handler(self: SignalViewSet, request: Request, org: str, pk: str) -> Response:
+        signal = self.get_object()
+        data = input_class(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        signal = service(signal=signal, actor=self.actor, **data.validated_data)
+        return Response(SignalOutput(self.get_queryset().get(pk=signal.pk)).data)
+
+    handler.__name__ = handler.__qualname__ = name
+    handler.__doc__ = summary + "."
+    decorated = action(detail=True, methods=["post"], url_path=name, url_name=name)(handler)
+    return extend_schema(summary=summary, request=input_class, responses=SignalOutput)(decorated)
+
+
 class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     """Signals raised by rules, newest first, with their triage actions (409 once triaged)."""
 
@@ -129,45 +149,24 @@ class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     def scope_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.select_related("incident", "triaged_by")
 
-    def _output(self, signal: Signal) -> Response:
-        return Response(SignalOutput(self.get_queryset().get(pk=signal.pk)).data)
-
-    def _input(self, serializer: type[Any]) -> dict[str, Any]:
-        data = serializer(data=self.request.data, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
-        return dict(data.validated_data)
-
-    @extend_schema(request=SignalEscalateInput, responses=SignalOutput)
-    @action(detail=True, methods=["post"])
-    def escalate(self, request: Request, org: str, pk: str) -> Response:
-        """Declare an incident from the signal (type and severity default to the rule's)."""
-        signal = self.get_object()
-        kwargs = self._input(SignalEscalateInput)
-        return self._output(signals.signal_escalate(signal=signal, actor=self.actor, **kwargs))
-
-    @extend_schema(request=IncidentLinkInput, responses=SignalOutput)
-    @action(detail=True, methods=["post"])
-    def link(self, request: Request, org: str, pk: str) -> Response:
-        """Attach the signal to an open incident."""
-        signal = self.get_object()
-        kwargs = self._input(IncidentLinkInput)
-        return self._output(signals.signal_link(signal=signal, actor=self.actor, **kwargs))
-
-    @extend_schema(request=SignalDismissInput, responses=SignalOutput)
-    @action(detail=True, methods=["post"])
-    def dismiss(self, request: Request, org: str, pk: str) -> Response:
-        """Dismiss the signal: false_positive, benign or insufficient_information."""
-        signal = self.get_object()
-        kwargs = self._input(SignalDismissInput)
-        return self._output(signals.signal_dismiss(signal=signal, actor=self.actor, **kwargs))
-
-    @extend_schema(request=SignalSnoozeInput, responses=SignalOutput)
-    @action(detail=True, methods=["post"])
-    def snooze(self, request: Request, org: str, pk: str) -> Response:
-        """Snooze the signal until a time (at most 30 days); its rule stays quiet meanwhile."""
-        signal = self.get_object()
-        kwargs = self._input(SignalSnoozeInput)
-        return self._output(signals.signal_snooze(signal=signal, actor=self.actor, **kwargs))
+    escalate = _triage_action(
+        signals.signal_escalate,
+        SignalEscalateInput,
+        "Declare an incident from the signal (type and severity default to the rule's)",
+    )
+    link = _triage_action(
+        signals.signal_link, IncidentLinkInput, "Attach the signal to an open incident"
+    )
+    dismiss = _triage_action(
+        signals.signal_dismiss,
+        SignalDismissInput,
+        "Dismiss the signal: false_positive, benign or insufficient_information",
+    )
+    snooze = _triage_action(
+        signals.signal_snooze,
+        SignalSnoozeInput,
+        "Snooze the signal until a time (at most 30 days); its rule stays quiet meanwhile",
+    )
 
 
 class IncidentMentionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):

@@ -39,6 +39,7 @@ class OrganisationOutput(serializers.Serializer[Any]):
     drill_webhooks_enabled = serializers.BooleanField(
         help_text="Drill incidents' events also go to customer webhooks (off by default)."
     )
+    first_response_sla_minutes = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     role = serializers.SerializerMethodField()
 
@@ -168,6 +169,11 @@ class OrganisationCreateInput(StrictInput):
 class OrganisationUpdateInput(StrictInput):
     name = serializers.CharField(max_length=200)
     drill_webhooks_enabled = serializers.BooleanField(required=False)
+    first_response_sla_minutes = serializers.IntegerField(
+        min_value=1,
+        max_value=7 * 24 * 60,
+        help_text="Complaint cases are due a first response within this many minutes.",
+    )
 
 
 class MembershipUpdateInput(StrictInput):

@@ -3,7 +3,8 @@
     new ──escalate──▶ escalated (an incident is declared)
      │ ──link──────▶ linked (to an open incident)
      │ ──dismiss───▶ dismissed (false_positive | benign | insufficient_information)
-     └ ──snooze────▶ snoozed (until; its rule stays quiet meanwhile) ─▶ any of the above
+     └ ──snooze────▶ snoozed (until; its rule stays quiet meanwhile) ─▶ any of the above,
+                     or back to new when the time comes (the minute sweep)
 
 Each change locks the signal's row; anything else is a 409 naming the allowed actions.
 """
@@ -102,7 +103,7 @@ def signal_escalate(
     incident = incidents.incident_declare(
         organisation=signal.organisation,
         actor=actor,
-        title=title or f"{signal.rule_name}: {_describe(signal)}",
+        title=(title or f"{signal.rule_name}: {_describe(signal)}")[:200],
         crisis_type=crisis_type,
         severity=severity,
         summary=summary or _describe(signal),
@@ -172,6 +173,24 @@ def signal_snooze(*, signal: Signal, until: datetime, actor: Actor) -> Signal:
     signal.save(update_fields=[*fields, "snoozed_until"])
     signal_record(signal, actor, "signal.snoozed", {"until": until})
     return signal
+
+
+def signals_wake(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Snoozed signals whose time has come are `new` again (`signal.woke`), back in the triage
+    queue. Rows are claimed with SKIP LOCKED, so overlapping sweeps wake each one once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Signal.all_tenants.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organisation")
+            .filter(status=S.SNOOZED, snoozed_until__lte=now)
+            .order_by("snoozed_until")[:batch]
+        )
+        for signal in due:
+            signal.status, signal.updated_at = S.NEW, now
+            signal.save(update_fields=("status", "updated_at"))
+            signal_record(signal, Actor.system("snooze sweep"), "signal.woke", {})
+    return len(due)
 
 
 def _open_incident_of_rule(rule: DetectionRule) -> Incident | None:

@@ -324,3 +324,15 @@ def test_inbox_filters_by_case_and_by_incident(
     IncidentMention.all_tenants.create(organisation=org, incident=incident, mention=evidence)
     listed = admin.get(f"{BASE}/mentions/?incident={incident.pk}").json()["results"]
     assert sorted(m["id"] for m in listed) == sorted(ids([*thread, evidence]))
+
+
+def test_the_first_response_sla_is_an_organisation_setting(
+    org: Organisation, owner: APIClient, viewer: APIClient, unscoped: None
+) -> None:
+    assert owner.get(f"{BASE}/").json()["first_response_sla_minutes"] == 60
+    changed = owner.patch(f"{BASE}/", {"first_response_sla_minutes": 15}, format="json")
+    assert changed.json()["first_response_sla_minutes"] == 15
+    assert_problem(owner.patch(f"{BASE}/", {"first_response_sla_minutes": 0}, format="json"), 400)
+    assert_problem(viewer.patch(f"{BASE}/", {"first_response_sla_minutes": 5}, format="json"), 403)
+    event = Event.all_tenants.get(organisation=org, type="organisation.updated")
+    assert event.payload["changes"] == {"first_response_sla_minutes": {"from": 60, "to": 15}}

@@ -58,3 +58,34 @@ def test_racing_evaluations_declare_one_incident(
     assert Incident.all_tenants.count() == 1
     declared = Event.all_tenants.filter(organisation=org, type="incident.declared").count()
     assert declared == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_of_one_author_at_once_open_one_case(org: Organisation, unscoped: None) -> None:
+    from monitoring.models import Case, Mention
+    from monitoring.services.cases import cases_group
+
+    batches = [add_mentions(org, 3, at=timezone.now(), author_id="42") for _ in range(2)]
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def group(batch: list[Mention]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results.append(cases_group(organisation_id=org.pk, mention_ids=[m.pk for m in batch]))
+        except Exception as exc:  # surfaced by the assertion below
+            results.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=group, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results) == [0, 1], results
+    case = Case.all_tenants.get()
+    assert case.mention_count == 6
+    assert Mention.all_tenants.filter(case=case).count() == 6
+    assert Event.all_tenants.filter(organisation=org, type="case.created").count() == 1

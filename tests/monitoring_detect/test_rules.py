@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents.models import Incident
 from monitoring.models import DetectionRule, IncidentMention, Signal, WatchTerm
+from monitoring.services import detection
 from monitoring.services.detection import RuleConfigError, rule_create, rule_evaluate
 from organisations.models import Organisation
 from tests.factories import make_incident, make_source, severity_of
@@ -21,6 +22,13 @@ pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 R = DetectionRule
+
+
+@pytest.fixture(params=["grouped", "portable"])
+def windows_counted(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Volume rules count windows by grouping (PostgreSQL) or by FILTERed counts (SQLite)."""
+    monkeypatch.setattr(detection, "GROUP_WINDOWS_IN_DATABASE", request.param == "grouped")
+    return str(request.param)
 
 
 @pytest.fixture
@@ -49,7 +57,7 @@ def spike_rule(org: Organisation, **fields: object) -> DetectionRule:
 
 
 def test_spike_fires_once_with_observed_baseline_and_sample(
-    org: Organisation, clock: time_machine.Traveller, unscoped: None
+    org: Organisation, clock: time_machine.Traveller, unscoped: None, windows_counted: str
 ) -> None:
     rule = spike_rule(org)
     baseline(org, [2] * 12, timedelta(hours=1))
@@ -96,7 +104,7 @@ def test_below_minimum_volume_nothing_fires_however_steep(
 
 
 def test_quiet_baseline_counts_as_one_per_window(
-    org: Organisation, clock: time_machine.Traveller, unscoped: None
+    org: Organisation, clock: time_machine.Traveller, unscoped: None, windows_counted: str
 ) -> None:
     rule = spike_rule(org, threshold=5.0, min_volume=1)
     add_mentions(org, 4, at=T0)
@@ -106,7 +114,7 @@ def test_quiet_baseline_counts_as_one_per_window(
 
 
 def test_zscore_path_uses_the_spread_of_the_baseline_windows(
-    org: Organisation, clock: time_machine.Traveller, unscoped: None
+    org: Organisation, clock: time_machine.Traveller, unscoped: None, windows_counted: str
 ) -> None:
     rule = spike_rule(org, method=R.Method.ZSCORE, threshold=3.0, baseline_minutes=4 * 60)
     baseline(org, [2, 6, 2, 6], timedelta(hours=1))  # mean 4, std 2
@@ -122,7 +130,7 @@ def test_zscore_path_uses_the_spread_of_the_baseline_windows(
 
 
 def test_zscore_on_a_flat_baseline_uses_poisson_noise(
-    org: Organisation, clock: time_machine.Traveller, unscoped: None
+    org: Organisation, clock: time_machine.Traveller, unscoped: None, windows_counted: str
 ) -> None:
     rule = spike_rule(org, method=R.Method.ZSCORE, threshold=3.0, baseline_minutes=4 * 60)
     baseline(org, [4, 4, 4, 4], timedelta(hours=1))  # std 0: sigma = sqrt(4) = 2
@@ -229,7 +237,7 @@ def test_disabled_rule_is_not_evaluated(
 def test_snoozed_signal_keeps_its_rule_quiet_until_it_wakes(
     org: Organisation, clock: time_machine.Traveller, unscoped: None
 ) -> None:
-    from monitoring.services.signals import signal_snooze
+    from monitoring.services.signals import signal_snooze, signals_wake
 
     rule = spike_rule(org, cooldown_minutes=10)
     add_mentions(org, 30, at=T0)
@@ -239,9 +247,20 @@ def test_snoozed_signal_keeps_its_rule_quiet_until_it_wakes(
     clock.shift(timedelta(minutes=15))
     add_mentions(org, 30, at=T0 + timedelta(minutes=15))
     assert rule_evaluate(rule_id=rule.pk) is None
+    assert signals_wake() == 0
     clock.shift(timedelta(minutes=16))
+    assert signals_wake() == 1
+    signal.refresh_from_db()
+    assert signal.status == "new"  # back in the triage queue
+    assert signals_wake() == 0
     add_mentions(org, 30, at=T0 + timedelta(minutes=31))
     assert rule_evaluate(rule_id=rule.pk) is not None
+    assert event_types(org, "signal.") == [
+        "signal.created",
+        "signal.snoozed",
+        "signal.woke",
+        "signal.created",
+    ]
 
 
 def test_auto_declare_opens_an_incident_once_and_joins_it_later(
@@ -326,7 +345,7 @@ def test_notify_action_marks_the_event_for_notification(
 
 
 def test_evaluation_costs_the_same_queries_whatever_the_volume(
-    org: Organisation, clock: time_machine.Traveller, unscoped: None
+    org: Organisation, clock: time_machine.Traveller, unscoped: None, windows_counted: str
 ) -> None:
     rule = spike_rule(org, method=R.Method.ZSCORE, threshold=1000.0)
     baseline(org, [1] * 12, timedelta(hours=1))

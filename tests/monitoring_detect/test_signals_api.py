@@ -17,7 +17,7 @@ from monitoring.models import DetectionRule, IncidentMention, Signal
 from monitoring.tasks_detection import rules_sweep_task
 from organisations.models import Event, Organisation, Role
 from tests.factories import make_incident, make_signal, severity_of
-from tests.monitoring_detect.helpers import BASE, add_mentions, event_types, make_rule
+from tests.monitoring_detect.helpers import BASE, SYSTEM, add_mentions, event_types, make_rule
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +239,78 @@ def test_the_minute_sweep_evaluates_every_enabled_rule(org: Organisation, unscop
     assert rules_sweep_task() == 1
     assert rules_sweep_task() == 0
     assert list(Signal.all_tenants.values_list("rule_name", flat=True)) == ["spike"]
+
+
+def test_escalating_a_signal_of_a_long_named_rule_fits_the_incident_title(
+    org: Organisation, manager: APIClient, unscoped: None
+) -> None:
+    signal = make_signal(org)
+    Signal.all_tenants.filter(pk=signal.pk).update(rule_name="R" * 200)
+    body = {
+        "crisis_type": str(org.crisistype_set.first().pk),  # type: ignore[union-attr]
+        "severity": str(severity_of(org).pk),
+    }
+    response = manager.post(signal_url(signal, "escalate"), body, format="json")
+    assert response.status_code == 200, response.content
+    assert len(Incident.all_tenants.get().title) == 200
+
+
+def test_rule_and_incident_mention_lists_cost_constant_queries(
+    org: Organisation, manager: APIClient, unscoped: None
+) -> None:
+    from tests.factories import make_incident_mention, make_source
+
+    def add(n: int) -> None:
+        for i in range(n):
+            rule = make_rule(org, name=f"rule {i}", crisis_type=org.crisistype_set.first())
+            rule.sources.set([make_source(org), make_source(org)])
+            make_incident_mention(org)
+
+    def queries(path: str) -> int:
+        manager.get(f"{BASE}/{path}/")
+        with CaptureQueriesContext(connection) as captured:
+            assert manager.get(f"{BASE}/{path}/?limit=100").status_code == 200
+        return len(captured)
+
+    add(2)
+    few = (queries("rules"), queries("incident-mentions"))
+    add(15)
+    assert (queries("rules"), queries("incident-mentions")) == few
+
+
+def test_a_pushed_batch_reaches_cases_and_rules_through_the_ingest_hook(
+    org: Organisation,
+    unscoped: None,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    from unittest import mock
+
+    from monitoring.connectors import MentionIn
+    from monitoring.models import Case, Source
+    from monitoring.services import mentions_push
+    from monitoring.tasks_detection import after_ingest_task
+    from tests.factories import make_source
+
+    source = make_source(org, kind=Source.Kind.PUSH, config={}, next_poll_at=None)
+    make_rule(org, min_volume=3, threshold=3.0, method="ratio")
+    posts = [
+        MentionIn(
+            external_id=f"p{n}",
+            text="XYZ charged me twice, this is a terrible, disgusting scam. I am furious!",
+            posted_at=timezone.now(),
+            author_id=f"a{n}",
+            author_handle=f"@a{n}",
+            language="en",
+        )
+        for n in range(4)
+    ]
+    with (
+        mock.patch.object(after_ingest_task, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        result = mentions_push(source=source, mentions=posts, actor=SYSTEM)
+    [(org_id, ids)] = [call.args for call in delay.call_args_list]
+    assert (org_id, sorted(ids)) == (str(org.pk), sorted(str(pk) for pk in result.stored_ids))
+    assert after_ingest_task(org_id, ids) == 1  # the rule fired
+    assert Case.all_tenants.count() == 4
+    assert Signal.all_tenants.get().observed == 4
