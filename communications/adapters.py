@@ -81,7 +81,9 @@ def _call(platform: str, method: str, url: str, **kwargs: Any) -> requests.Respo
     try:
         response = session.request(method, url, timeout=TIMEOUT, **kwargs)
     except UnsafeURLError as exc:
-        raise PublishError(f"{platform}: refused to connect: {exc.reason}", retryable=False) from exc
+        raise PublishError(
+            f"{platform}: refused to connect: {exc.reason}", retryable=False
+        ) from exc
     except requests.RequestException as exc:
         raise PublishError(f"{platform} unreachable: {exc}", retryable=True) from exc
     finally:
@@ -133,7 +135,9 @@ class MastodonAdapter:
             raise _platform_error("mastodon", response)
         statuses = response.json().get("statuses") or []
         if not statuses:
-            raise PublishError(f"mastodon: the post replied to was not found: {url}", retryable=False)
+            raise PublishError(
+                f"mastodon: the post replied to was not found: {url}", retryable=False
+            )
         return str(statuses[0]["id"])
 
 
@@ -212,8 +216,9 @@ class BlueskyAdapter:
                 raise _platform_error("bluesky", found)
             posts = found.json().get("posts") or []
             if not posts:
-                raise PublishError(f"bluesky: the post replied to is gone: {reply['uri']}",
-                                   retryable=False)
+                raise PublishError(
+                    f"bluesky: the post replied to is gone: {reply['uri']}", retryable=False
+                )
             parent["cid"] = parent["cid"] or str(posts[0]["cid"])
             thread = (posts[0].get("record") or {}).get("reply") or {}
             root = dict(thread.get("root") or {}) or root

@@ -64,9 +64,11 @@ class Banned:
 
 # --- folding with an index map ------------------------------------------------------------------
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
 _MASK = "*#"
-_INNER_SEPARATORS = ".-_'’"
+_INNER_SEPARATORS = ".-_'\u2019"
 
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
@@ -86,7 +88,7 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
 
 # --- tokens (for single-word lexicons) -----------------------------------------------------------
 
-_TOKEN = re.compile(r"[\w@$*#][\w@$*#.\-_'’]*[\w@$*#]|[\w@$*#]", re.UNICODE)
+_TOKEN = re.compile(r"[\w@$*#][\w@$*#.\-_'\u2019]*[\w@$*#]|[\w@$*#]", re.UNICODE)
 _SPACED = re.compile(
     r"(?<![\w])[^\W\d_](?P<sep>[ .\-_*])(?:[^\W\d_](?P=sep))+[^\W\d_](?![\w])", re.UNICODE
 )
@@ -120,11 +122,13 @@ def tokens(text: str) -> list[_Token]:
     for match in _TOKEN.finditer(text):
         if any(s <= match.start() < e for s, e in taken):
             continue
-        raw = match.group(0).rstrip(".-_'’")
+        raw = match.group(0).rstrip(".-_'\u2019")
         if not raw:
             continue
         key = _key(raw)
-        found.append(_Token(match.start(), match.start() + len(raw), raw, key, any(m in key for m in _MASK)))
+        found.append(
+            _Token(match.start(), match.start() + len(raw), raw, key, any(m in key for m in _MASK))
+        )
     found.sort(key=lambda t: t.start)
     return found
 
@@ -165,13 +169,20 @@ _INSULTS: dict[str, tuple[_Word, ...]] = {
         _word(r"pathetic", "pathetic", INSULT, BLOCK, "calls the reader pathetic"),
         _word(r"ignorant", "ignorant", INSULT, BLOCK, "calls the reader ignorant"),
         _word(r"fools?|foolish", "fool", INSULT, BLOCK, "calls the reader a fool"),
-        _word(r"whin(e|es|ing|er|ers|y)", "whine whining", MOCKING, WARN, "belittles the complaint"),
+        _word(
+            r"whin(e|es|ing|er|ers|y)", "whine whining", MOCKING, WARN, "belittles the complaint"
+        ),
         _word(r"ridiculous", "ridiculous", MOCKING, WARN, "belittles the reader's point"),
         _word(r"nonsense", "nonsense", MOCKING, WARN, "belittles the reader's point"),
     ),
     "pl": (
-        _word(r"glup(i|ia|ie|iego|iej|ich|im|imi|iec|cy|cow|ota|oty|ote|ku|cze|szy|sza)?",
-              "glupi glupia glupek glupiec", INSULT, BLOCK, "nazywa czytelnika głupim"),
+        _word(
+            r"glup(i|ia|ie|iego|iej|ich|im|imi|iec|cy|cow|ota|oty|ote|ku|cze|szy|sza)?",
+            "glupi glupia glupek glupiec",
+            INSULT,
+            BLOCK,
+            "nazywa czytelnika głupim",
+        ),
         _word(r"glupek|glupk\w*", "glupek", INSULT, BLOCK, "nazywa czytelnika głupkiem"),
         _word(r"kretyn\w*", "kretyn kretyni", INSULT, BLOCK, "nazywa czytelnika kretynem"),
         _word(r"imbecyl\w*", "imbecyl", INSULT, BLOCK, "nazywa czytelnika imbecylem"),
@@ -179,8 +190,13 @@ _INSULTS: dict[str, tuple[_Word, ...]] = {
         _word(r"nieudacznik\w*", "nieudacznik", INSULT, BLOCK, "nazywa czytelnika nieudacznikiem"),
         _word(r"frajer\w*", "frajer", INSULT, BLOCK, "nazywa czytelnika frajerem"),
         _word(r"palant\w*", "palant", INSULT, BLOCK, "nazywa czytelnika palantem"),
-        _word(r"cham(ie|y|a|em|ski|ska|skie|stwo|stwa)?", "cham chamie", INSULT, BLOCK,
-              "nazywa czytelnika chamem"),
+        _word(
+            r"cham(ie|y|a|em|ski|ska|skie|stwo|stwa)?",
+            "cham chamie",
+            INSULT,
+            BLOCK,
+            "nazywa czytelnika chamem",
+        ),
         _word(r"zalosn\w*", "zalosny zalosne", INSULT, BLOCK, "nazywa czytelnika żałosnym"),
         _word(r"ignorant\w*", "ignorant", INSULT, BLOCK, "nazywa czytelnika ignorantem"),
         _word(r"bzdur\w*", "bzdura bzdury", MOCKING, WARN, "lekceważy zgłoszenie"),
@@ -190,7 +206,9 @@ _INSULTS: dict[str, tuple[_Word, ...]] = {
 }
 
 
-def _phrases(*rules: tuple[str, str, str, str]) -> tuple[tuple[re.Pattern[str], str, str, str], ...]:
+def _phrases(
+    *rules: tuple[str, str, str, str],
+) -> tuple[tuple[re.Pattern[str], str, str, str], ...]:
     return tuple((re.compile(p), c, s, e) for p, c, s, e in rules)
 
 
@@ -198,38 +216,90 @@ def _phrases(*rules: tuple[str, str, str, str]) -> tuple[tuple[re.Pattern[str], 
 _PHRASES = {
     "en": _phrases(
         (r"\byour (own )?fault\b", BLAME, BLOCK, "blames the customer"),
-        (r"\byou should(n'?t| not)? have\b|\byou should'?ve\b", BLAME, BLOCK,
-         "tells the customer what they did wrong"),
+        (
+            r"\byou should(n'?t| not)? have\b|\byou should'?ve\b",
+            BLAME,
+            BLOCK,
+            "tells the customer what they did wrong",
+        ),
         (r"\buser error\b", BLAME, BLOCK, "blames the customer"),
-        (r"\byou (clearly |obviously )?(failed|forgot|neglected|didn'?t bother) to\b", BLAME, BLOCK,
-         "blames the customer"),
-        (r"\b(learn|try) (how )?to read\b|\bread the (manual|instructions|faq)\b|\brtfm\b", MOCKING,
-         BLOCK, "mocks the customer"),
-        (r"\bnot our (problem|fault|concern)\b|\bwe (don'?t|do not) care\b", AGGRESSIVE, BLOCK,
-         "dismisses the customer"),
-        (r"\b(calm|settle) down\b|\bshut up\b|\bget (a life|over it|lost)\b|\bdeal with it\b"
-         r"|\bstop (whining|complaining)\b", AGGRESSIVE, BLOCK, "escalates the conflict"),
+        (
+            r"\byou (clearly |obviously )?(failed|forgot|neglected|didn'?t bother) to\b",
+            BLAME,
+            BLOCK,
+            "blames the customer",
+        ),
+        (
+            r"\b(learn|try) (how )?to read\b|\bread the (manual|instructions|faq)\b|\brtfm\b",
+            MOCKING,
+            BLOCK,
+            "mocks the customer",
+        ),
+        (
+            r"\bnot our (problem|fault|concern)\b|\bwe (don'?t|do not) care\b",
+            AGGRESSIVE,
+            BLOCK,
+            "dismisses the customer",
+        ),
+        (
+            r"\b(calm|settle) down\b|\bshut up\b|\bget (a life|over it|lost)\b|\bdeal with it\b"
+            r"|\bstop (whining|complaining)\b",
+            AGGRESSIVE,
+            BLOCK,
+            "escalates the conflict",
+        ),
         (r"\byou people\b", AGGRESSIVE, WARN, "talks down to a group of customers"),
-        (r"\byeah,? right\b|\boh,? (great|wonderful|sure|really)\b|\bthanks for nothing\b"
-         r"|\bwhat a surprise\b|\bgood luck with that\b|\bslow clap\b|(^|\s)/s\b|🙄|🙃",
-         SARCASM, WARN, "sarcasm reads as mockery in a crisis"),
+        (
+            r"\byeah,? right\b|\boh,? (great|wonderful|sure|really)\b|\bthanks for nothing\b"
+            r"|\bwhat a surprise\b|\bgood luck with that\b|\bslow clap\b|(^|\s)/s\b|🙄|🙃",
+            SARCASM,
+            WARN,
+            "sarcasm reads as mockery in a crisis",
+        ),
     ),
     "pl": _phrases(
-        (r"\b(to )?(pana|pani|panstwa|twoja|wasza) (wlasna )?win(a|y)\b", BLAME, BLOCK,
-         "obwinia klienta"),
-        (r"\bsam(a|i|e)? (jest(es|escie)? )?sobie win(ien|na|ni|ne)\b", BLAME, BLOCK,
-         "obwinia klienta"),
+        (
+            r"\b(to )?(pana|pani|panstwa|twoja|wasza) (wlasna )?win(a|y)\b",
+            BLAME,
+            BLOCK,
+            "obwinia klienta",
+        ),
+        (
+            r"\bsam(a|i|e)? (jest(es|escie)? )?sobie win(ien|na|ni|ne)\b",
+            BLAME,
+            BLOCK,
+            "obwinia klienta",
+        ),
         (r"\btrzeba bylo\b", BLAME, BLOCK, "poucza klienta, co zrobił źle"),
         (r"\bblad (uzytkownika|klienta)\b", BLAME, BLOCK, "obwinia klienta"),
-        (r"\bnie (jest )?nasz(ym)? problem(em)?\b|\bnie obchodzi nas\b|\bnic nas to nie obchodzi\b",
-         AGGRESSIVE, BLOCK, "lekceważy klienta"),
-        (r"\b(nie )?(umie|umiesz|potrafi|potrafisz)( pan| pani)? czytac\b|\bczytac ze zrozumieniem\b"
-         r"|\bnaucz(yc)?( sie)? czytac\b", MOCKING, BLOCK, "wyśmiewa klienta"),
-        (r"\b(uspokoj|ogarnij|zamknij)(cie)? sie\b|\bprzestan(cie)? (jeczec|marudzic|narzekac)\b",
-         AGGRESSIVE, BLOCK, "eskaluje konflikt"),
-        (r"\bno jasne\b|\bjasne, bo\b|\bbrawo ty\b|\bgratuluj(e|emy) (pomyslu|logiki)\b"
-         r"|\b(wielkie )?dzieki za nic\b|\bpowodzenia z tym\b|🙄|🙃",
-         SARCASM, WARN, "sarkazm w kryzysie brzmi jak kpina"),
+        (
+            r"\bnie (jest )?nasz(ym)? problem(em)?\b"
+            r"|\bnie obchodzi nas\b|\bnic nas to nie obchodzi\b",
+            AGGRESSIVE,
+            BLOCK,
+            "lekceważy klienta",
+        ),
+        (
+            r"\b(nie )?(umie|umiesz|potrafi|potrafisz)( pan| pani)? czytac\b"
+            r"|\bczytac ze zrozumieniem\b|\bnaucz(yc)?( sie)? czytac\b",
+            MOCKING,
+            BLOCK,
+            "wyśmiewa klienta",
+        ),
+        (
+            r"\b(uspokoj|ogarnij|zamknij)(cie)? sie\b"
+            r"|\bprzestan(cie)? (jeczec|marudzic|narzekac)\b",
+            AGGRESSIVE,
+            BLOCK,
+            "eskaluje konflikt",
+        ),
+        (
+            r"\bno jasne\b|\bjasne, bo\b|\bbrawo ty\b|\bgratuluj(e|emy) (pomyslu|logiki)\b"
+            r"|\b(wielkie )?dzieki za nic\b|\bpowodzenia z tym\b|🙄|🙃",
+            SARCASM,
+            WARN,
+            "sarkazm w kryzysie brzmi jak kpina",
+        ),
     ),
 }
 
@@ -264,9 +334,16 @@ def _lexicon_findings(field: str, text: str, language: str) -> list[Finding]:
             for span, weight in find_spans(token.key, language):
                 if weight >= WARN_WEIGHT:
                     out.append(
-                        Finding(field, token.start, token.end, token.raw, OFFENSIVE,
-                                BLOCK if weight >= BLOCK_WEIGHT else WARN,
-                                f"scoring:{span.rule}+spaced", f"{span.category} language")
+                        Finding(
+                            field,
+                            token.start,
+                            token.end,
+                            token.raw,
+                            OFFENSIVE,
+                            BLOCK if weight >= BLOCK_WEIGHT else WARN,
+                            f"scoring:{span.rule}+spaced",
+                            f"{span.category} language",
+                        )
                     )
         for word in _INSULTS.get(language, ()):
             if token.masked:
@@ -278,8 +355,16 @@ def _lexicon_findings(field: str, text: str, language: str) -> list[Finding]:
                 hit = bool(word.pattern.fullmatch(token.key))
             if hit:
                 out.append(
-                    Finding(field, token.start, token.end, token.raw, word.category,
-                            word.severity, f"lexicon:{word.forms[0]}", word.explanation)
+                    Finding(
+                        field,
+                        token.start,
+                        token.end,
+                        token.raw,
+                        word.category,
+                        word.severity,
+                        f"lexicon:{word.forms[0]}",
+                        word.explanation,
+                    )
                 )
                 break
     return out
@@ -295,8 +380,16 @@ def _phrase_findings(field: str, text: str, language: str) -> list[Finding]:
                 continue
             begin, end = index[start], index[match.end() - 1] + 1
             out.append(
-                Finding(field, begin, end, text[begin:end], category, severity,
-                        f"phrase:{pattern.pattern[:40]}", explanation)
+                Finding(
+                    field,
+                    begin,
+                    end,
+                    text[begin:end],
+                    category,
+                    severity,
+                    f"phrase:{pattern.pattern[:40]}",
+                    explanation,
+                )
             )
     return out
 
@@ -309,11 +402,21 @@ def _shouting_findings(field: str, text: str) -> list[Finding]:
     def close() -> None:
         if len(run) >= 3:
             begin, end = run[0].start(), run[-1].end()
-            out.append(Finding(field, begin, end, text[begin:end], SHOUTING, WARN, "caps:3-words",
-                               "three or more words in capitals read as shouting"))
+            out.append(
+                Finding(
+                    field,
+                    begin,
+                    end,
+                    text[begin:end],
+                    SHOUTING,
+                    WARN,
+                    "caps:3-words",
+                    "three or more words in capitals read as shouting",
+                )
+            )
 
     for match in words:
-        between = text[run[-1].end():match.start()] if run else ""
+        between = text[run[-1].end() : match.start()] if run else ""
         if run and re.fullmatch(r"[\s,!?.:;-]*", between):
             run.append(match)
         else:
@@ -322,12 +425,24 @@ def _shouting_findings(field: str, text: str) -> list[Finding]:
     close()
     for match in re.finditer(r"[!?]*![!?]*!{1}[!?]*", text):
         if len(match.group(0)) >= 3:
-            out.append(Finding(field, match.start(), match.end(), match.group(0), SHOUTING, WARN,
-                               "punctuation:!!!", "repeated exclamation marks read as shouting"))
+            out.append(
+                Finding(
+                    field,
+                    match.start(),
+                    match.end(),
+                    match.group(0),
+                    SHOUTING,
+                    WARN,
+                    "punctuation:!!!",
+                    "repeated exclamation marks read as shouting",
+                )
+            )
     return out
 
 
-def _banned_findings(field: str, text: str, language: str, banned: Sequence[Banned]) -> list[Finding]:
+def _banned_findings(
+    field: str, text: str, language: str, banned: Sequence[Banned]
+) -> list[Finding]:
     out: list[Finding] = []
     toks = tokens(text)
     for term in banned:
@@ -337,40 +452,81 @@ def _banned_findings(field: str, text: str, language: str, banned: Sequence[Bann
         if not parts or not all(parts):
             continue
         for i in range(len(toks) - len(parts) + 1):
-            window = toks[i:i + len(parts)]
+            window = toks[i : i + len(parts)]
             ok = all(
                 tok.key == part
-                or (term.match_inflections and tok.key.startswith(part) and len(tok.key) - len(part) <= 4)
+                or (
+                    term.match_inflections
+                    and tok.key.startswith(part)
+                    and len(tok.key) - len(part) <= 4
+                )
                 for tok, part in zip(window, parts, strict=True)
             )
             if ok:
                 begin, end = window[0].start, window[-1].end
-                why = f"the organisation bans {term.term!r}" + (f": {term.reason}" if term.reason else "")
-                out.append(Finding(field, begin, end, text[begin:end], BANNED, term.severity,
-                                   f"banned:{term.term}", why))
+                why = f"the organisation bans {term.term!r}" + (
+                    f": {term.reason}" if term.reason else ""
+                )
+                out.append(
+                    Finding(
+                        field,
+                        begin,
+                        end,
+                        text[begin:end],
+                        BANNED,
+                        term.severity,
+                        f"banned:{term.term}",
+                        why,
+                    )
+                )
     return out
 
 
 def _personal_data_findings(field: str, text: str, public: bool) -> list[Finding]:
     severity = BLOCK if public else WARN
     out = [
-        Finding(field, m.start(), m.end(), m.group(0), PERSONAL_DATA, severity, "pii:email",
-                "an e-mail address in " + ("public text" if public else "the text"))
+        Finding(
+            field,
+            m.start(),
+            m.end(),
+            m.group(0),
+            PERSONAL_DATA,
+            severity,
+            "pii:email",
+            "an e-mail address in " + ("public text" if public else "the text"),
+        )
         for m in _EMAIL.finditer(text)
     ]
     for m in _PHONE.finditer(text):
         digits = sum(ch.isdigit() for ch in m.group(0))
         if 9 <= digits <= 15 and not re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", m.group(0)):
-            out.append(Finding(field, m.start(), m.end(), m.group(0), PERSONAL_DATA, severity,
-                               "pii:phone", "a phone number in " + ("public text" if public else "the text")))
+            out.append(
+                Finding(
+                    field,
+                    m.start(),
+                    m.end(),
+                    m.group(0),
+                    PERSONAL_DATA,
+                    severity,
+                    "pii:phone",
+                    "a phone number in " + ("public text" if public else "the text"),
+                )
+            )
     return out
 
 
 def _offensive_findings(field: str, text: str, language: str) -> list[Finding]:
     return [
-        Finding(field, span.start, span.end, span.text, OFFENSIVE,
-                BLOCK if weight >= BLOCK_WEIGHT else WARN,
-                f"scoring:{span.rule}", f"{span.category} language (weight {weight:.2f})")
+        Finding(
+            field,
+            span.start,
+            span.end,
+            span.text,
+            OFFENSIVE,
+            BLOCK if weight >= BLOCK_WEIGHT else WARN,
+            f"scoring:{span.rule}",
+            f"{span.category} language (weight {weight:.2f})",
+        )
         for span, weight in find_spans(text, language)
         if weight >= WARN_WEIGHT
     ]
@@ -398,15 +554,29 @@ def check_texts(
     all_folded = [(name, fold_with_map(text)[0]) for name, text in fields]
     for needed, patterns, what in (
         (require_apology, _APOLOGY, "an apology"),
-        (require_next_step, _NEXT_STEP, "a next step (what happens now, when the next update comes)"),
+        (
+            require_next_step,
+            _NEXT_STEP,
+            "a next step (what happens now, when the next update comes)",
+        ),
     ):
         pattern = patterns.get(language)
         if needed and pattern is not None:
             for name, folded in all_folded:
                 if name in ("title",) or pattern.search(folded):
                     continue
-                findings.append(Finding(name, 0, 0, "", MISSING, BLOCK,
-                                        f"required:{what.split()[1]}", f"the policy requires {what}"))
+                findings.append(
+                    Finding(
+                        name,
+                        0,
+                        0,
+                        "",
+                        MISSING,
+                        BLOCK,
+                        f"required:{what.split()[1]}",
+                        f"the policy requires {what}",
+                    )
+                )
     return _dedupe(findings)
 
 
@@ -415,9 +585,14 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     scoring engine and the insult lexicon may both see one word)."""
     rank = {BLOCK: 2, WARN: 1}
     kept: list[Finding] = []
-    for f in sorted(findings, key=lambda f: (f.field, f.start, -(f.end - f.start), -rank[f.severity])):
+    for f in sorted(
+        findings, key=lambda f: (f.field, f.start, -(f.end - f.start), -rank[f.severity])
+    ):
         if any(
-            k.field == f.field and k.start <= f.start and f.end <= k.end and f.end > f.start
+            k.field == f.field
+            and k.start <= f.start
+            and f.end <= k.end
+            and f.end > f.start
             and rank[k.severity] >= rank[f.severity]
             for k in kept
         ):

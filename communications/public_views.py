@@ -76,7 +76,9 @@ class PublicStatusView(PublicView):
     )
     def get(self, request: Request, org: str) -> HttpResponse | Response:
         organisation, page = _page(org)
-        data = PublicStatusOutput(selectors.public_status(organisation=organisation, page=page)).data
+        data = PublicStatusOutput(
+            selectors.public_status(organisation=organisation, page=page)
+        ).data
         content = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
         return self.cached(request, content, "application/json")
 
@@ -104,9 +106,7 @@ class PublicStatusFeedView(PublicView):
             feed_guid=f"urn:crisis-api:status:{organisation.pk}",
         )
         entries = [
-            (incident, update)
-            for incident in status["incidents"]
-            for update in incident["updates"]
+            (incident, update) for incident in status["incidents"] for update in incident["updates"]
         ] + [(None, update) for update in status["announcements"]]
         entries.sort(key=lambda pair: pair[1].published_at, reverse=True)
         for incident, update in entries:

@@ -101,4 +101,3 @@ def public_status(*, organisation: Organisation, page: StatusPage) -> dict[str, 
         "announcements": announcements,
         "generated_at": updates[0].published_at if updates else page.updated_at,
     }
-

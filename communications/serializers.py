@@ -8,7 +8,6 @@ from rest_framework import serializers
 
 from communications.models import (
     ApprovalDecision,
-    ApprovalPolicy,
     Audience,
     BannedTerm,
     Channel,
@@ -103,7 +102,7 @@ class FindingOutput(serializers.Serializer[Any]):
     end = serializers.IntegerField()
     text = serializers.CharField()
     category = serializers.CharField()
-    severity = serializers.ChoiceField(choices=[("block", "block"), ("warn", "warn")])
+    severity = serializers.ChoiceField(choices=BannedTerm.Severity.choices)
     rule = serializers.CharField()
     explanation = serializers.CharField()
     engine_version = serializers.CharField()
@@ -216,7 +215,9 @@ class MessageInput(StrictInput):
         child=serializers.EmailField(), required=False, max_length=500
     )
     reply_to = serializers.DictField(required=False)
-    incident = TenantRelatedField(Incident, limit=visible_incidents, required=False, allow_null=True)
+    incident = TenantRelatedField(
+        Incident, limit=visible_incidents, required=False, allow_null=True
+    )
     publish_on_approval = serializers.BooleanField(required=False)
 
 
@@ -236,7 +237,9 @@ class FromTemplateInput(StrictInput):
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=Channel.choices), required=False, max_length=5
     )
-    incident = TenantRelatedField(Incident, limit=visible_incidents, required=False, allow_null=True)
+    incident = TenantRelatedField(
+        Incident, limit=visible_incidents, required=False, allow_null=True
+    )
     status_label = serializers.ChoiceField(
         choices=Message.StatusLabel.choices, required=False, allow_blank=True
     )
@@ -259,11 +262,11 @@ class CommentInput(StrictInput):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
-class ReasonInput(StrictInput):
+class MessageReasonInput(StrictInput):
     reason = serializers.CharField(max_length=2000)
 
 
-class OptionalReasonInput(StrictInput):
+class WithdrawInput(StrictInput):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
@@ -276,7 +279,9 @@ class ScheduleInput(StrictInput):
 
 class StepSerializer(StrictInput):
     name = serializers.CharField(max_length=100, required=False)
-    roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices), required=False)
+    roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=Role.choices), required=False
+    )
     incident_roles = serializers.ListField(
         child=serializers.ChoiceField(choices=IncidentRole.choices), required=False
     )
@@ -312,9 +317,7 @@ class ApprovalPolicyInput(StrictInput):
     priority = serializers.IntegerField(required=False, min_value=-1000, max_value=1000)
     steps = StepSerializer(many=True)
     approval_ttl_minutes = serializers.IntegerField(required=False, min_value=5, max_value=43200)
-    review_timeout_minutes = serializers.IntegerField(
-        required=False, min_value=5, max_value=129600
-    )
+    review_timeout_minutes = serializers.IntegerField(required=False, min_value=5, max_value=129600)
     require_apology = serializers.BooleanField(required=False)
     require_next_step = serializers.BooleanField(required=False)
     is_active = serializers.BooleanField(required=False)
@@ -335,10 +338,17 @@ class ChannelAccountInput(StrictInput):
     base_url = serializers.URLField(max_length=200)
     handle = serializers.CharField(max_length=200)
     credential = serializers.CharField(
-        max_length=2000, write_only=True,
+        max_length=2000,
+        write_only=True,
         help_text="Mastodon: an access token with write:statuses. Bluesky: an app password.",
     )
     is_active = serializers.BooleanField(required=False)
+
+
+class ChannelAccountUpdateInput(ChannelAccountInput):
+    """The platform of a connected account does not change; connect another instead."""
+
+    platform = None  # type: ignore[assignment]
 
 
 class BannedTermOutput(serializers.Serializer[Any]):
@@ -381,7 +391,7 @@ class StatusPageInput(StrictInput):
 
 class PublicUpdateOutput(serializers.Serializer[Any]):
     id = serializers.UUIDField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     title = serializers.CharField()
     body = serializers.CharField()
     published_at = serializers.DateTimeField()

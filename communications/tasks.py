@@ -27,3 +27,9 @@ def message_expire_sweep_task() -> int:
 def message_requeue_publishing_task() -> int:
     """Wake the worker again for messages stuck in publishing."""
     return services.message_requeue_publishing()
+
+
+@shared_task(name="communications.retry_failed", ignore_result=True)
+def message_retry_sweep_task() -> int:
+    """Publish again messages that failed for transient reasons, with backoff."""
+    return services.message_retry_sweep()

@@ -30,6 +30,7 @@ from communications.serializers import (
     BannedTermOutput,
     ChannelAccountInput,
     ChannelAccountOutput,
+    ChannelAccountUpdateInput,
     CheckOutput,
     CommentInput,
     FromCaseInput,
@@ -38,9 +39,8 @@ from communications.serializers import (
     MessageDetailOutput,
     MessageInput,
     MessageOutput,
+    MessageReasonInput,
     MessageUpdateInput,
-    OptionalReasonInput,
-    ReasonInput,
     RenderInput,
     RenderOutput,
     ScheduleInput,
@@ -48,6 +48,7 @@ from communications.serializers import (
     StatusPageOutput,
     TemplateInput,
     TemplateOutput,
+    WithdrawInput,
 )
 from crisis_api.api.access import ADMINS, ALL_ROLES, MANAGERS, allow
 from crisis_api.api.viewsets import IF_MATCH, TenantViewSet, expected_version
@@ -62,12 +63,27 @@ READ = allow(ALL_ROLES, "messages:read")
 
 
 class CrudViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    """Shared shape of the set-up resources: list, read, create, edit, delete via services."""
+    """Shared shape of the set-up resources: list, read, and create, edit, delete through the
+    service named by each handler."""
 
     pagination_class = None
 
-    def _created(self, data: Any) -> Response:
-        return Response(data, status=status.HTTP_201_CREATED)
+    def _create(self, input_class: type[Any], service: Any) -> Response:
+        data = input_class(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        obj = service(organisation=self.organisation, actor=self.actor, **data.validated_data)
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def _update(self, input_class: type[Any], service: Any, name: str) -> Response:
+        obj = self.get_object()  # 404 before the body is judged
+        data = input_class(data=self.request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        obj = service(**{name: obj}, actor=self.actor, **data.validated_data)
+        return Response(self.get_serializer(obj).data)
+
+    def _destroy(self, service: Any, name: str) -> Response:
+        service(**{name: self.get_object()}, actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- templates ----------------------------------------------------------------------------------
@@ -91,26 +107,14 @@ class TemplateViewSet(CrudViewSet):
 
     @extend_schema(request=TemplateInput, responses={201: TemplateOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = TemplateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        template = services.template_create(
-            organisation=self.organisation, actor=self.actor, **data.validated_data
-        )
-        return self._created(TemplateOutput(template).data)
+        return self._create(TemplateInput, services.template_create)
 
     @extend_schema(request=TemplateInput, responses=TemplateOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
-        template = self.get_object()
-        data = TemplateInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        template = services.template_update(
-            template=template, actor=self.actor, **data.validated_data
-        )
-        return Response(TemplateOutput(template).data)
+        return self._update(TemplateInput, services.template_update, "template")
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        services.template_delete(template=self.get_object(), actor=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._destroy(services.template_delete, "template")
 
     @extend_schema(request=LegalApproveInput, responses=TemplateOutput)
     @action(detail=True, methods=["post"], url_path="legal-approve")
@@ -220,19 +224,26 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
         """Whether `user` holds one of `roles` on the incident of the message in the URL."""
         try:
             incident_id = (
-                Message.all_tenants.filter(organisation=self.organisation, pk=self.kwargs.get("pk"))
+                Message.all_tenants.filter(
+                    organisation=self.organisation, pk=str(self.kwargs.get("pk", ""))
+                )
                 .values_list("incident_id", flat=True)
                 .first()
             )
         except Exception:  # a malformed id is simply no message; the view answers 404
             return False
-        return incident_id is not None and RoleAssignment.all_tenants.filter(
-            incident_id=incident_id, user=user, role__in=roles, unassigned_at__isnull=True
-        ).exists()
+        return (
+            incident_id is not None
+            and RoleAssignment.all_tenants.filter(
+                incident_id=incident_id, user=user, role__in=roles, unassigned_at__isnull=True
+            ).exists()
+        )
 
     def detail_response(self, message: Message, code: int = status.HTTP_200_OK) -> Response:
-        fresh = self.get_queryset().model.all_tenants.select_related("incident", "author").get(
-            pk=message.pk
+        fresh = (
+            self.get_queryset()
+            .model.all_tenants.select_related("incident", "author")
+            .get(pk=message.pk)
         )
         for name, value in selectors.message_detail(fresh).items():
             setattr(fresh, f"detail_{name}", value)
@@ -294,12 +305,12 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
         result = services.message_check(message=self.get_object(), actor=self.actor)
         return Response(CheckOutput(result).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReasonInput, responses=CheckOutput)
+    @extend_schema(request=MessageReasonInput, responses=CheckOutput)
     @action(detail=True, methods=["post"], url_path="override-check")
     def override_check(self, request: Request, org: str, pk: str) -> Response:
         """Let a blocked text through approval, with a reason (admins; recorded)."""
         message = self.get_object()
-        data = ReasonInput(data=request.data)
+        data = MessageReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.message_check_override(
             message=message,
@@ -311,11 +322,11 @@ class MessageViewSet(mixins.ListModelMixin, TenantViewSet):
 
     submit = _message_action("submit", None, "Send for approval (runs the content checks)")
     approve = _message_action("approve", CommentInput, "Approve the current step")
-    reject = _message_action("reject", ReasonInput, "Reject (reason required)")
+    reject = _message_action("reject", MessageReasonInput, "Reject (reason required)")
     request_changes = _message_action(
-        "request_changes", ReasonInput, "Send back to the author with a reason"
+        "request_changes", MessageReasonInput, "Send back to the author with a reason"
     )
-    withdraw = _message_action("withdraw", OptionalReasonInput, "Withdraw before publishing")
+    withdraw = _message_action("withdraw", WithdrawInput, "Withdraw before publishing")
     schedule = _message_action("schedule", ScheduleInput, "Publish at a time (once approved)")
     publish = _message_action("publish", None, "Publish now, or retry a failed publication")
 
@@ -338,26 +349,14 @@ class ApprovalPolicyViewSet(CrudViewSet):
 
     @extend_schema(request=ApprovalPolicyInput, responses={201: ApprovalPolicyOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = ApprovalPolicyInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        policy = services.approval_policy_create(
-            organisation=self.organisation, actor=self.actor, **data.validated_data
-        )
-        return self._created(ApprovalPolicyOutput(policy).data)
+        return self._create(ApprovalPolicyInput, services.approval_policy_create)
 
     @extend_schema(request=ApprovalPolicyInput, responses=ApprovalPolicyOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
-        policy = self.get_object()
-        data = ApprovalPolicyInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        policy = services.approval_policy_update(
-            policy=policy, actor=self.actor, **data.validated_data
-        )
-        return Response(ApprovalPolicyOutput(policy).data)
+        return self._update(ApprovalPolicyInput, services.approval_policy_update, "policy")
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        services.approval_policy_delete(policy=self.get_object(), actor=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._destroy(services.approval_policy_delete, "policy")
 
 
 class ChannelAccountViewSet(CrudViewSet):
@@ -375,28 +374,14 @@ class ChannelAccountViewSet(CrudViewSet):
 
     @extend_schema(request=ChannelAccountInput, responses={201: ChannelAccountOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = ChannelAccountInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        fields.pop("is_active", None)
-        account = services.channel_account_connect(
-            organisation=self.organisation, actor=self.actor, **fields
-        )
-        return self._created(ChannelAccountOutput(account).data)
+        return self._create(ChannelAccountInput, services.channel_account_connect)
 
-    @extend_schema(request=ChannelAccountInput, responses=ChannelAccountOutput)
+    @extend_schema(request=ChannelAccountUpdateInput, responses=ChannelAccountOutput)
     def partial_update(self, request: Request, org: str, pk: str) -> Response:
-        account = self.get_object()
-        data = ChannelAccountInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        fields.pop("platform", None)
-        account = services.channel_account_update(account=account, actor=self.actor, **fields)
-        return Response(ChannelAccountOutput(account).data)
+        return self._update(ChannelAccountUpdateInput, services.channel_account_update, "account")
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        services.channel_account_delete(account=self.get_object(), actor=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._destroy(services.channel_account_delete, "account")
 
 
 class BannedTermViewSet(CrudViewSet):
@@ -413,16 +398,10 @@ class BannedTermViewSet(CrudViewSet):
 
     @extend_schema(request=BannedTermInput, responses={201: BannedTermOutput})
     def create(self, request: Request, org: str) -> Response:
-        data = BannedTermInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        term = services.banned_term_create(
-            organisation=self.organisation, actor=self.actor, **data.validated_data
-        )
-        return self._created(BannedTermOutput(term).data)
+        return self._create(BannedTermInput, services.banned_term_create)
 
     def destroy(self, request: Request, org: str, pk: str) -> Response:
-        services.banned_term_delete(term=self.get_object(), actor=self.actor)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return self._destroy(services.banned_term_delete, "term")
 
 
 class StatusPageViewSet(TenantViewSet):

@@ -112,8 +112,8 @@ def organisation_create(
 def organisation_update(
     *, organisation: Organisation, actor: Actor, **changes: Any
 ) -> Organisation:
-    """Change editable settings (name, drill_webhooks_enabled, first-response SLA); records
-    what changed from what."""
+    """Change editable settings (name, drill_webhooks_enabled, first-response SLA); records what
+    changed from what."""
     changed = {
         field: {"from": getattr(organisation, field), "to": value}
         for field, value in changes.items()

@@ -285,8 +285,15 @@ def make_approval_policy(organisation: Organisation) -> ApprovalPolicy:
     return ApprovalPolicy.all_tenants.create(
         organisation=organisation,
         name=f"Policy {next(_types)}",
-        steps=[{"name": "Comms", "roles": ["comms_lead"], "incident_roles": [], "users": [],
-                "rule": "any"}],
+        steps=[
+            {
+                "name": "Comms",
+                "roles": ["comms_lead"],
+                "incident_roles": [],
+                "users": [],
+                "rule": "any",
+            }
+        ],
     )
 
 

@@ -22,7 +22,9 @@ class ChannelAccount(TenantModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     platform = models.CharField(max_length=16, choices=Platform.choices)
-    base_url = models.URLField(help_text="Mastodon instance or Bluesky PDS, e.g. https://bsky.social")
+    base_url = models.URLField(
+        help_text="Mastodon instance or Bluesky PDS, e.g. https://bsky.social"
+    )
     handle = models.CharField(max_length=200, help_text="Bluesky identifier or Mastodon account.")
     credential_ciphertext = models.TextField()
     credential_hint = models.CharField(max_length=16, blank=True)

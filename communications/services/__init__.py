@@ -32,6 +32,7 @@ from communications.services.publishing import (
     message_publish,
     message_publish_due_sweep,
     message_requeue_publishing,
+    message_retry_sweep,
 )
 from communications.services.replies import message_reply_from_case
 from communications.services.setup import (
@@ -75,13 +76,14 @@ __all__ = [
     "message_publish",
     "message_publish_due_sweep",
     "message_reject",
+    "message_reply_from_case",
     "message_request_changes",
     "message_requeue_publishing",
+    "message_retry_sweep",
     "message_schedule",
     "message_submit",
     "message_update",
     "message_withdraw",
-    "message_reply_from_case",
     "status_page_get",
     "status_page_update",
     "template_create",

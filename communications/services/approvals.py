@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from communications.models import ApprovalDecision, ApprovalPolicy, ContentCheck, Message
 from communications.services.common import (
-    S,
     ApprovalError,
     ContentBlockedError,
+    S,
     check_version,
     content_hash_of,
     lock,
@@ -32,7 +32,7 @@ from incidents.models import OPEN_STATUSES, Incident, IncidentRole, RoleAssignme
 from organisations.events import Actor
 from organisations.models import Membership, Organisation, Role, User
 
-STRICTNESS = {
+STRICTNESS: dict[str, int] = {
     Severity.Strictness.STANDARD: 0,
     Severity.Strictness.ELEVATED: 1,
     Severity.Strictness.STRICT: 2,
@@ -87,8 +87,13 @@ def steps_validate(organisation: Organisation, steps: Any) -> list[dict[str, Any
             raise DomainError(f"Step {position + 1}: rule is any or all.")
         name = str(step.get("name") or f"Step {position + 1}")[:100]
         clean.append(
-            {"name": name, "roles": roles, "incident_roles": incident_roles, "users": users,
-             "rule": rule}
+            {
+                "name": name,
+                "roles": roles,
+                "incident_roles": incident_roles,
+                "users": users,
+                "rule": rule,
+            }
         )
     return clean
 
@@ -330,7 +335,7 @@ def message_approve(
     ttl = timedelta(minutes=message.policy_snapshot.get("approval_ttl_minutes") or 24 * 60)
     try:
         with transaction.atomic():
-            decision = ApprovalDecision.all_tenants.create(
+            ApprovalDecision.all_tenants.create(
                 organisation_id=message.organisation_id,
                 message=message,
                 step=index,
@@ -348,8 +353,12 @@ def message_approve(
         message,
         actor,
         "message.approval_recorded",
-        {"step": index, "approver": {"id": str(user.pk), "email": user.email},
-         "capacity": held, "content_hash": message.content_hash},
+        {
+            "step": index,
+            "approver": {"id": str(user.pk), "email": user.email},
+            "capacity": held,
+            "content_hash": message.content_hash,
+        },
     )
     approvals = valid_approvals(message, now)
     if current_step(message, approvals) is None:
@@ -383,8 +392,11 @@ def _approved(
             "content_hash": message.content_hash,
             "policy": message.policy_snapshot.get("name"),
             "approvals": [
-                {"step": a.step, "approver": {"id": str(a.approver_id), "email": a.approver.email},
-                 "decided_at": a.decided_at}
+                {
+                    "step": a.step,
+                    "approver": {"id": str(a.approver_id), "email": a.approver.email},
+                    "decided_at": a.decided_at,
+                }
                 for a in approvals
             ],
             "expires_at": message.approval_expires_at,
@@ -403,8 +415,15 @@ def _approved(
 
 
 def _decide_against(
-    message: Message, actor: Actor, user: User | None, role: str | None, reason: str,
-    decision: str, status: str, event: str, expected_version: int | None,
+    message: Message,
+    actor: Actor,
+    user: User | None,
+    role: str | None,
+    reason: str,
+    decision: str,
+    status: str,
+    event: str,
+    expected_version: int | None,
 ) -> Message:
     message = lock(message)
     check_version(message, expected_version)
@@ -430,33 +449,61 @@ def _decide_against(
         message,
         actor,
         event,
-        {"step": index, "reason": message.closed_reason,
-         "by": {"id": str(user.pk), "email": user.email}, "content_hash": message.content_hash},
+        {
+            "step": index,
+            "reason": message.closed_reason,
+            "by": {"id": str(user.pk), "email": user.email},
+            "content_hash": message.content_hash,
+        },
     )
     return message
 
 
 @transaction.atomic
 def message_reject(
-    *, message: Message, actor: Actor, user: User | None, role: str | None, reason: str,
+    *,
+    message: Message,
+    actor: Actor,
+    user: User | None,
+    role: str | None,
+    reason: str,
     expected_version: int | None = None,
 ) -> Message:
     """An approver of the current step rejects the message (final until edited)."""
     return _decide_against(
-        message, actor, user, role, reason, ApprovalDecision.Decision.REJECT, S.REJECTED,
-        "message.rejected", expected_version,
+        message,
+        actor,
+        user,
+        role,
+        reason,
+        ApprovalDecision.Decision.REJECT,
+        S.REJECTED,
+        "message.rejected",
+        expected_version,
     )
 
 
 @transaction.atomic
 def message_request_changes(
-    *, message: Message, actor: Actor, user: User | None, role: str | None, reason: str,
+    *,
+    message: Message,
+    actor: Actor,
+    user: User | None,
+    role: str | None,
+    reason: str,
     expected_version: int | None = None,
 ) -> Message:
     """An approver of the current step sends the message back to its author."""
     return _decide_against(
-        message, actor, user, role, reason, ApprovalDecision.Decision.REQUEST_CHANGES,
-        S.CHANGES_REQUESTED, "message.changes_requested", expected_version,
+        message,
+        actor,
+        user,
+        role,
+        reason,
+        ApprovalDecision.Decision.REQUEST_CHANGES,
+        S.CHANGES_REQUESTED,
+        "message.changes_requested",
+        expected_version,
     )
 
 
@@ -485,8 +532,12 @@ def message_expire_sweep(*, now: datetime | None = None, batch: int = 200) -> in
                 message.status = S.EXPIRED
                 message.closed_reason = reason
                 _touch(message, now, "status", "closed_reason")
-                record(message, Actor.system("message expiry sweep"), "message.expired",
-                       {"from": previous, "reason": reason})
+                record(
+                    message,
+                    Actor.system("message expiry sweep"),
+                    "message.expired",
+                    {"from": previous, "reason": reason},
+                )
                 expired += 1
         if len(rows) < batch:
             return expired

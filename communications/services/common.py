@@ -7,8 +7,8 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-from crisis_api.api.errors import ConflictError, DomainError
 from communications.models import Message
+from crisis_api.api.errors import ConflictError, DomainError
 from organisations.events import Actor, event_record
 
 

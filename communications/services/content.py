@@ -16,7 +16,9 @@ from communications.models import CHANNEL_LIMITS, Channel, Message, MessageKind
 
 C = Channel
 KIND_CHANNELS: dict[str, frozenset[str]] = {
-    MessageKind.PUBLIC_STATEMENT: frozenset({C.STATUS_PAGE, C.MASTODON, C.BLUESKY, C.WEBHOOK, C.EMAIL}),
+    MessageKind.PUBLIC_STATEMENT: frozenset(
+        {C.STATUS_PAGE, C.MASTODON, C.BLUESKY, C.WEBHOOK, C.EMAIL}
+    ),
     MessageKind.STATUS_UPDATE: frozenset({C.STATUS_PAGE, C.MASTODON, C.BLUESKY, C.WEBHOOK}),
     MessageKind.REPLY: frozenset({C.MASTODON, C.BLUESKY}),
     MessageKind.INTERNAL_UPDATE: frozenset({C.EMAIL, C.WEBHOOK}),
@@ -34,7 +36,11 @@ def grapheme_length(text: str) -> int:
     count = 0
     joined = False
     for ch in text:
-        if unicodedata.combining(ch) or 0xFE00 <= ord(ch) <= 0xFE0F or 0x1F3FB <= ord(ch) <= 0x1F3FF:
+        if (
+            unicodedata.combining(ch)
+            or 0xFE00 <= ord(ch) <= 0xFE0F
+            or 0x1F3FB <= ord(ch) <= 0x1F3FF
+        ):
             continue
         if ch == "\u200d":
             joined = True
@@ -70,7 +76,10 @@ def validate_content(fields: Mapping[str, Any]) -> None:
         fail("channels", f"Name at least one of: {', '.join(sorted(allowed))}.")
     for channel in channels:
         if channel not in allowed:
-            fail("channels", f"A {kind} cannot go to {channel}; allowed: {', '.join(sorted(allowed))}.")
+            fail(
+                "channels",
+                f"A {kind} cannot go to {channel}; allowed: {', '.join(sorted(allowed))}.",
+            )
     if len(set(channels)) != len(channels):
         fail("channels", "Each channel once.")
     renditions: Mapping[str, Any] = fields.get("renditions") or {}
@@ -89,7 +98,9 @@ def validate_content(fields: Mapping[str, Any]) -> None:
         if limit is not None and _length(channel, text) > limit:
             unit = "graphemes" if channel == Channel.BLUESKY else "characters"
             target = f"renditions.{channel}" if channel in renditions else "body"
-            fail(target, f"{channel} allows {limit} {unit}; this text has {_length(channel, text)}.")
+            fail(
+                target, f"{channel} allows {limit} {unit}; this text has {_length(channel, text)}."
+            )
     if Channel.STATUS_PAGE in channels:
         if not (fields.get("title") or "").strip():
             fail("title", "A status-page update needs a title.")
@@ -112,7 +123,9 @@ def validate_content(fields: Mapping[str, Any]) -> None:
         raise ValidationError(errors)
 
 
-def _validate_reply_to(kind: str, channels: Sequence[str], reply_to: Mapping[str, Any], fail: Any) -> None:
+def _validate_reply_to(
+    kind: str, channels: Sequence[str], reply_to: Mapping[str, Any], fail: Any
+) -> None:
     for platform in reply_to:
         if platform not in (Channel.MASTODON, Channel.BLUESKY):
             fail("reply_to", f"{platform!r}: replies go to mastodon or bluesky.")
@@ -130,11 +143,17 @@ def _validate_reply_to(kind: str, channels: Sequence[str], reply_to: Mapping[str
         ok = isinstance(bluesky, dict) and all(
             key not in bluesky
             or (isinstance(bluesky[key], str) and pattern.fullmatch(bluesky[key]) is not None)
-            for key, pattern in (("uri", _AT_URI), ("cid", _CID), ("root_uri", _AT_URI),
-                                 ("root_cid", _CID))
+            for key, pattern in (
+                ("uri", _AT_URI),
+                ("cid", _CID),
+                ("root_uri", _AT_URI),
+                ("root_cid", _CID),
+            )
         )
         if not (ok and "uri" in bluesky and ("root_uri" in bluesky) == ("root_cid" in bluesky)):
-            fail("reply_to", 'bluesky: give {"uri": "at://…"} (cid, root_uri and root_cid optional).')
+            fail(
+                "reply_to", 'bluesky: give {"uri": "at://…"} (cid, root_uri and root_cid optional).'
+            )
     if kind == MessageKind.REPLY:
         for channel in channels:
             if channel not in reply_to:

@@ -90,9 +90,12 @@ def message_create(
         message,
         actor,
         "message.created",
-        {"channels": message.channels, "content_hash": message.content_hash,
-         "template": str(template.pk) if template else None,
-         "case": str(case.pk) if case else None},
+        {
+            "channels": message.channels,
+            "content_hash": message.content_hash,
+            "template": str(template.pk) if template else None,
+            "case": str(case.pk) if case else None,
+        },
     )
     return message
 
@@ -200,8 +203,13 @@ def run_check(message: Message, actor: Actor) -> ContentCheck:
         message,
         actor,
         "message.checked",
-        {"check_id": str(check.pk), "result": check.result, "findings": len(findings),
-         "content_hash": message.content_hash, "engine_version": check.engine_version},
+        {
+            "check_id": str(check.pk),
+            "result": check.result,
+            "findings": len(findings),
+            "content_hash": message.content_hash,
+            "engine_version": check.engine_version,
+        },
     )
     return check
 
@@ -233,9 +241,12 @@ def message_check_override(
             message,
             actor,
             "message.check_overridden",
-            {"check_id": str(check.pk), "reason": check.override_reason,
-             "content_hash": message.content_hash,
-             "findings": [f["category"] for f in check.findings if f["severity"] == "block"]},
+            {
+                "check_id": str(check.pk),
+                "reason": check.override_reason,
+                "content_hash": message.content_hash,
+                "findings": [f["category"] for f in check.findings if f["severity"] == "block"],
+            },
         )
     return check
 
@@ -296,17 +307,28 @@ def message_submit(
     message.updated_at = now
     message.save(
         update_fields=(
-            "policy_snapshot", "policy", "status", "submitted_at", "submitted_by",
-            "review_due_at", "closed_reason", "version", "updated_at",
+            "policy_snapshot",
+            "policy",
+            "status",
+            "submitted_at",
+            "submitted_by",
+            "review_due_at",
+            "closed_reason",
+            "version",
+            "updated_at",
         )
     )
     record(
         message,
         actor,
         "message.submitted",
-        {"content_hash": message.content_hash, "policy": message.policy_snapshot["name"],
-         "strictness": message.policy_snapshot["context_strictness"],
-         "steps": len(message.policy_snapshot["steps"]), "review_due_at": message.review_due_at},
+        {
+            "content_hash": message.content_hash,
+            "policy": message.policy_snapshot["name"],
+            "strictness": message.policy_snapshot["context_strictness"],
+            "steps": len(message.policy_snapshot["steps"]),
+            "review_due_at": message.review_due_at,
+        },
     )
     check = run_check(message, actor)
     return message, check
@@ -320,8 +342,15 @@ def message_withdraw(
     message = lock(message)
     check_version(message, expected_version)
     require_status(
-        message, "withdraw", S.DRAFT, S.IN_REVIEW, S.CHANGES_REQUESTED, S.REJECTED,
-        S.APPROVED, S.SCHEDULED, S.FAILED,
+        message,
+        "withdraw",
+        S.DRAFT,
+        S.IN_REVIEW,
+        S.CHANGES_REQUESTED,
+        S.REJECTED,
+        S.APPROVED,
+        S.SCHEDULED,
+        S.FAILED,
     )
     if message.status == S.FAILED and message.publications.filter(status="sent").exists():
         raise ConflictError("Part of this message is already published; it cannot be withdrawn.")

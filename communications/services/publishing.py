@@ -21,9 +21,9 @@ from communications.adapters import ADAPTERS, EXTERNAL, PublishError
 from communications.models import Message, MessageKind, Publication
 from communications.services.approvals import latest_check
 from communications.services.common import (
-    S,
     ContentBlockedError,
     NotApprovedError,
+    S,
     check_version,
     content_hash_of,
     lock,
@@ -37,7 +37,11 @@ from organisations.events import Actor
 logger = logging.getLogger(__name__)
 P = Publication.Status
 STALE_CLAIM = timedelta(minutes=5)
+# Transient failures (429, 5xx, network) are retried automatically after these pauses; then
+# the message stays failed until someone retries it.
+RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 PUBLIC_UPDATE_KINDS = (MessageKind.PUBLIC_STATEMENT, MessageKind.STATUS_UPDATE)
+
 
 def _enqueue(message_id: str) -> None:
     from communications.tasks import message_deliver_task
@@ -48,7 +52,10 @@ def _enqueue(message_id: str) -> None:
 def publish_locked(message: Message, actor: Actor) -> None:
     """Start publishing a message already locked by the caller's transaction."""
     require_status(message, "publish", S.APPROVED, S.SCHEDULED, S.FAILED)
-    if content_hash_of(message) != message.content_hash or message.approved_hash != message.content_hash:
+    if (
+        content_hash_of(message) != message.content_hash
+        or message.approved_hash != message.content_hash
+    ):
         raise NotApprovedError("This text is not the approved one; submit it for approval.")
     now = timezone.now()
     if message.approval_expires_at is None or message.approval_expires_at <= now:
@@ -80,8 +87,12 @@ def publish_locked(message: Message, actor: Actor) -> None:
         message,
         actor,
         "message.publish_requested",
-        {"from": previous, "content_hash": message.content_hash, "channels": message.channels,
-         "drill": drill},
+        {
+            "from": previous,
+            "content_hash": message.content_hash,
+            "channels": message.channels,
+            "drill": drill,
+        },
     )
     _enqueue(str(message.pk))
 
@@ -126,8 +137,11 @@ def message_deliver(*, message_id: Any) -> str:
             logger.info("publication %s failed: %s", publication.pk, exc.reason)
             continue
         Publication.all_tenants.filter(pk=publication.pk, status=P.SENDING).update(
-            status=P.SENT, external_id=sent.external_id[:500], external_url=sent.url[:500],
-            sent_at=timezone.now(), error="",
+            status=P.SENT,
+            external_id=sent.external_id[:500],
+            external_url=sent.url[:500],
+            sent_at=timezone.now(),
+            error="",
         )
     return message_settle(message_id=message.pk)
 
@@ -148,8 +162,14 @@ def message_settle(*, message_id: Any) -> str:
     actor = Actor.system("publisher")
     now = timezone.now()
     channels = [
-        {"channel": p.channel, "status": p.status, "external_id": p.external_id,
-         "url": p.external_url, "error": p.error, "retryable": p.retryable}
+        {
+            "channel": p.channel,
+            "status": p.status,
+            "external_id": p.external_id,
+            "url": p.external_url,
+            "error": p.error,
+            "retryable": p.retryable,
+        }
         for p in publications
     ]
     message.version += 1
@@ -158,13 +178,19 @@ def message_settle(*, message_id: Any) -> str:
         failed = [p for p in publications if p.status == P.FAILED]
         message.status, message.failed_at = S.FAILED, now
         message.failure_reason = "; ".join(f"{p.channel}: {p.error}" for p in failed)[:4000]
-        message.save(update_fields=("status", "failed_at", "failure_reason", "version", "updated_at"))
+        message.save(
+            update_fields=("status", "failed_at", "failure_reason", "version", "updated_at")
+        )
         record(
             message,
             actor,
             "message.failed",
-            {"reason": message.failure_reason, "channels": channels,
-             "retryable": all(p.retryable for p in failed), "content_hash": message.content_hash},
+            {
+                "reason": message.failure_reason,
+                "channels": channels,
+                "retryable": all(p.retryable for p in failed),
+                "content_hash": message.content_hash,
+            },
         )
         return message.status
     message.status, message.published_at = S.PUBLISHED, now
@@ -173,9 +199,14 @@ def message_settle(*, message_id: Any) -> str:
         message,
         actor,
         "message.published",
-        {"content_hash": message.content_hash, "approved_hash": message.approved_hash,
-         "channels": channels, "title": message.title, "body": message.body,
-         "status_label": message.status_label},
+        {
+            "content_hash": message.content_hash,
+            "approved_hash": message.approved_hash,
+            "channels": channels,
+            "title": message.title,
+            "body": message.body,
+            "status_label": message.status_label,
+        },
     )
     if message.incident is not None and message.kind in PUBLIC_UPDATE_KINDS:
         incident_public_update_record(incident=message.incident, actor=actor, published_at=now)
@@ -208,6 +239,39 @@ def message_publish_due_sweep(*, now: datetime | None = None, batch: int = 100) 
             return started
 
 
+def message_retry_sweep(*, now: datetime | None = None, batch: int = 100) -> int:
+    """Publish again failed messages whose every failure was transient, after a backoff that
+    grows with the attempts (channels already sent are never sent again)."""
+    now = now or timezone.now()
+    retried = 0
+    with transaction.atomic():
+        failed = list(
+            Message.all_tenants.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organisation", "incident", "incident__severity", "policy")
+            .filter(status=S.FAILED, failed_at__lte=now - RETRY_BACKOFF[0])
+            .order_by("failed_at")[:batch]
+        )
+        for message in failed:
+            publications = list(
+                Publication.all_tenants.filter(
+                    message=message, content_hash=message.content_hash, status=P.FAILED
+                )
+            )
+            attempts = max((p.attempts for p in publications), default=len(RETRY_BACKOFF) + 1)
+            if not all(p.retryable for p in publications) or attempts > len(RETRY_BACKOFF):
+                continue
+            assert message.failed_at is not None
+            if message.failed_at + RETRY_BACKOFF[attempts - 1] > now:
+                continue
+            try:
+                with transaction.atomic():
+                    publish_locked(message, Actor.system("automatic retry"))
+                    retried += 1
+            except (NotApprovedError, ContentBlockedError) as exc:
+                logger.info("failed message %s not retried: %s", message.pk, exc)
+    return retried
+
+
 def message_requeue_publishing() -> int:
     """Wake the worker for messages stuck in publishing (a lost wake-up or a dead worker)."""
     stuck = Message.all_tenants.filter(
@@ -226,6 +290,7 @@ __all__ = [
     "message_publish",
     "message_publish_due_sweep",
     "message_requeue_publishing",
+    "message_retry_sweep",
     "message_settle",
     "publish_locked",
 ]

@@ -18,7 +18,7 @@ from incidents.models import Incident
 from organisations.events import Actor
 
 logger = logging.getLogger(__name__)
-DEFAULT_CHANNELS = {
+DEFAULT_CHANNELS: dict[str, list[str]] = {
     MessageKind.PUBLIC_STATEMENT: [Channel.STATUS_PAGE],
     MessageKind.STATUS_UPDATE: [Channel.STATUS_PAGE],
     MessageKind.INTERNAL_UPDATE: [Channel.WEBHOOK],

@@ -48,7 +48,10 @@ def case_values(case: Case) -> dict[str, object]:
 
 def _latest_mention(case: Case) -> Mention:
     mention = (
-        Mention.all_tenants.filter(case=case).select_related("source").order_by("-posted_at").first()
+        Mention.all_tenants.filter(case=case)
+        .select_related("source")
+        .order_by("-posted_at")
+        .first()
     )
     if mention is None:
         raise CaseNotReplyableError("The case has no post to reply to.")
@@ -139,8 +142,9 @@ def close_the_loop_on_resolution(event: Event, actor: Actor) -> None:
         platform__in=REPLY_PLATFORMS,
     ).select_related("organisation", "incident")
     for case in cases:
-        if Message.all_tenants.filter(case=case, incident_id=incident_id,
-                                      template__closes_the_loop=True).exists():
+        if Message.all_tenants.filter(
+            case=case, incident_id=incident_id, template__closes_the_loop=True
+        ).exists():
             continue  # resolved, reopened and resolved again: one proposal per case
         mention_language = _latest_mention(case).language if case.mentions.exists() else ""
         template = _closing_template(case.organisation, mention_language or "en")

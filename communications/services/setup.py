@@ -41,8 +41,14 @@ def _check_base_url(url: str) -> None:
 
 @transaction.atomic
 def channel_account_connect(
-    *, organisation: Organisation, actor: Actor, platform: str, base_url: str, handle: str,
+    *,
+    organisation: Organisation,
+    actor: Actor,
+    platform: str,
+    base_url: str,
+    handle: str,
     credential: str,
+    is_active: bool = True,
 ) -> ChannelAccount:
     """Connect a Mastodon (access token) or Bluesky (app password) account; one active per
     platform. The URL is checked against the SSRF policy now and again at every connect."""
@@ -56,11 +62,21 @@ def channel_account_connect(
                 handle=handle,
                 credential_ciphertext=encrypt(credential),
                 credential_hint=_hint(credential),
+                is_active=is_active,
             )
     except IntegrityError as exc:
-        raise ConflictError(f"An active {platform} account is connected; disconnect it first.") from exc
-    _record(account, organisation, actor, "channel_account.connected",
-            platform=platform, handle=handle, base_url=account.base_url)
+        raise ConflictError(
+            f"An active {platform} account is connected; disconnect it first."
+        ) from exc
+    _record(
+        account,
+        organisation,
+        actor,
+        "channel_account.connected",
+        platform=platform,
+        handle=handle,
+        base_url=account.base_url,
+    )
     return account
 
 
@@ -83,16 +99,27 @@ def channel_account_update(
             account.save()
     except IntegrityError as exc:
         raise ConflictError(f"An active {account.platform} account is already connected.") from exc
-    _record(account, account.organisation, actor, "channel_account.updated",
-            changed=sorted([*fields, *(["credential"] if credential else [])]))
+    _record(
+        account,
+        account.organisation,
+        actor,
+        "channel_account.updated",
+        changed=sorted([*fields, *(["credential"] if credential else [])]),
+    )
     return account
 
 
 @transaction.atomic
 def channel_account_delete(*, account: ChannelAccount, actor: Actor) -> None:
     """Disconnect and forget the credential."""
-    _record(account, account.organisation, actor, "channel_account.deleted",
-            platform=account.platform, handle=account.handle)
+    _record(
+        account,
+        account.organisation,
+        actor,
+        "channel_account.deleted",
+        platform=account.platform,
+        handle=account.handle,
+    )
     account.delete()
 
 
@@ -107,8 +134,9 @@ def banned_term_create(*, organisation: Organisation, actor: Actor, **fields: An
             term = BannedTerm.all_tenants.create(organisation=organisation, **fields)
     except IntegrityError as exc:
         raise ConflictError("This term is already banned.") from exc
-    _record(term, organisation, actor, "banned_term.created", term=term.term,
-            severity=term.severity)
+    _record(
+        term, organisation, actor, "banned_term.created", term=term.term, severity=term.severity
+    )
     return term
 
 

@@ -117,9 +117,7 @@ def template_delete(*, template: MessageTemplate, actor: Actor) -> None:
     template.delete()
 
 
-def template_render(
-    *, template: MessageTemplate, values: Mapping[str, object]
-) -> tuple[str, str]:
+def template_render(*, template: MessageTemplate, values: Mapping[str, object]) -> tuple[str, str]:
     """(title, body) with the values filled in; refuses inactive or legally unapproved ones."""
     if not template.is_active:
         raise ConflictError("This template is deactivated.")

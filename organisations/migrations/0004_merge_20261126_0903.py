@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('organisations', '0003_drill_webhooks_enabled'),
-        ('organisations', '0003_organisation_first_response_sla_minutes'),
+        ("organisations", "0003_drill_webhooks_enabled"),
+        ("organisations", "0003_organisation_first_response_sla_minutes"),
     ]
 
-    operations = [
-    ]
+    operations = []

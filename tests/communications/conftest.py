@@ -46,12 +46,20 @@ def approver(org: Organisation, member_client: Callable[..., APIClient]) -> APIC
 def accounts(org: Organisation) -> dict[str, ChannelAccount]:
     return {
         "mastodon": ChannelAccount.all_tenants.create(
-            organisation=org, platform="mastodon", base_url=MASTODON, handle="brand",
-            credential_ciphertext=encrypt("mastodon-token"), credential_hint="…oken",
+            organisation=org,
+            platform="mastodon",
+            base_url=MASTODON,
+            handle="brand",
+            credential_ciphertext=encrypt("mastodon-token"),
+            credential_hint="…oken",
         ),
         "bluesky": ChannelAccount.all_tenants.create(
-            organisation=org, platform="bluesky", base_url=BLUESKY, handle="brand.example.com",
-            credential_ciphertext=encrypt("app-pass-word-1234"), credential_hint="…1234",
+            organisation=org,
+            platform="bluesky",
+            base_url=BLUESKY,
+            handle="brand.example.com",
+            credential_ciphertext=encrypt("app-pass-word-1234"),
+            credential_hint="…1234",
         ),
     }
 

@@ -87,12 +87,18 @@ def mastodon_accepts(mock: responses.RequestsMock) -> list[dict[str, Any]]:
 
     def created(request: Any) -> tuple[int, dict[str, str], str]:
         body = json.loads(request.body)
-        seen.append({**body, "_idempotency_key": request.headers.get("Idempotency-Key"),
-                     "_auth": request.headers.get("Authorization")})
+        seen.append(
+            {
+                **body,
+                "_idempotency_key": request.headers.get("Idempotency-Key"),
+                "_auth": request.headers.get("Authorization"),
+            }
+        )
         return 200, {}, json.dumps(mastodon_status(str(109372843234 + len(seen)), **body))
 
-    mock.add_callback(responses.POST, MASTODON_STATUSES, callback=created,
-                      content_type="application/json")
+    mock.add_callback(
+        responses.POST, MASTODON_STATUSES, callback=created, content_type="application/json"
+    )
     return seen
 
 
@@ -100,8 +106,13 @@ def bluesky_session(mock: responses.RequestsMock) -> None:
     mock.add(
         responses.POST,
         BSKY_SESSION,
-        json={"accessJwt": "eyJ.access", "refreshJwt": "eyJ.refresh",
-              "handle": "brand.example.com", "did": DID, "active": True},
+        json={
+            "accessJwt": "eyJ.access",
+            "refreshJwt": "eyJ.refresh",
+            "handle": "brand.example.com",
+            "did": DID,
+            "active": True,
+        },
     )
 
 
@@ -113,12 +124,20 @@ def bluesky_accepts(mock: responses.RequestsMock) -> list[dict[str, Any]]:
         body = json.loads(request.body)
         seen.append({**body, "_auth": request.headers.get("Authorization")})
         uri = f"at://{DID}/app.bsky.feed.post/{body['rkey']}"
-        return 200, {}, json.dumps(
-            {"uri": uri, "cid": "bafyreig2fjxi3rptqdgylg7e5hmjl6mcke7rn2b6cugzlqq3i4zu6rq52q",
-             "commit": {"cid": "bafyreib2rxk3", "rev": "3l6oveex3ii2l"},
-             "validationStatus": "valid"}
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "uri": uri,
+                    "cid": "bafyreig2fjxi3rptqdgylg7e5hmjl6mcke7rn2b6cugzlqq3i4zu6rq52q",
+                    "commit": {"cid": "bafyreib2rxk3", "rev": "3l6oveex3ii2l"},
+                    "validationStatus": "valid",
+                }
+            ),
         )
 
-    mock.add_callback(responses.POST, BSKY_CREATE, callback=created,
-                      content_type="application/json")
+    mock.add_callback(
+        responses.POST, BSKY_CREATE, callback=created, content_type="application/json"
+    )
     return seen

@@ -30,14 +30,26 @@ def categories(text: str, language: str = "en", **kwargs: object) -> set[str]:
 @pytest.mark.parametrize(
     ("language", "text"),
     [
-        ("en", "We are sorry for the outage. Our engineers are working on it and we will post "
-               "the next update at 14:00 on this page."),
-        ("en", "Thank you for your patience. We apologise for the inconvenience; refunds will "
-               "be issued automatically within 5 days."),
-        ("pl", "Przepraszamy za utrudnienia. Pracujemy nad usunięciem awarii, kolejną "
-               "aktualizację opublikujemy o 14:00."),
-        ("pl", "Przepraszamy i dziękujemy za cierpliwość. Zwroty zostaną wypłacone automatycznie w ciągu "
-               "5 dni, a o postępach poinformujemy na tej stronie."),
+        (
+            "en",
+            "We are sorry for the outage. Our engineers are working on it and we will post "
+            "the next update at 14:00 on this page.",
+        ),
+        (
+            "en",
+            "Thank you for your patience. We apologise for the inconvenience; refunds will "
+            "be issued automatically within 5 days.",
+        ),
+        (
+            "pl",
+            "Przepraszamy za utrudnienia. Pracujemy nad usunięciem awarii, kolejną "
+            "aktualizację opublikujemy o 14:00.",
+        ),
+        (
+            "pl",
+            "Przepraszamy i dziękujemy za cierpliwość. Zwroty zostaną wypłacone automatycznie "
+            "w ciągu 5 dni, a o postępach poinformujemy na tej stronie.",
+        ),
     ],
 )
 def test_a_calm_statement_passes(language: str, text: str) -> None:
@@ -70,8 +82,9 @@ def test_insults_are_blocked_in_any_inflection_or_disguise(
     [finding] = found
     assert finding.severity == BLOCK
     assert finding.category in ("insult", "offensive_language")
-    assert text[finding.start:finding.end] == word == finding.text
-    assert finding.engine_version == ENGINE_VERSION and finding.explanation
+    assert text[finding.start : finding.end] == word == finding.text
+    assert finding.engine_version == ENGINE_VERSION
+    assert finding.explanation
 
 
 @pytest.mark.parametrize(
@@ -94,12 +107,10 @@ def test_insults_are_blocked_in_any_inflection_or_disguise(
         ("pl", "No jasne, już to naprawiamy.", "sarcasm", "No jasne"),
     ],
 )
-def test_tone_rules_point_at_the_phrase(
-    language: str, text: str, category: str, span: str
-) -> None:
+def test_tone_rules_point_at_the_phrase(language: str, text: str, category: str, span: str) -> None:
     found = [f for f in findings(text, language) if f.category == category]
     assert found, findings(text, language)
-    assert span in [text[f.start:f.end] for f in found]
+    assert span in [text[f.start : f.end] for f in found]
     assert found[0].severity == (WARN if category == "sarcasm" else BLOCK)
 
 
@@ -156,18 +167,28 @@ def test_personal_data_blocks_public_text_and_warns_internal() -> None:
 
 
 def test_required_elements_per_language() -> None:
-    assert {f.rule for f in findings("Dostawy są opóźnione.", "pl", require_apology=True,
-                                     require_next_step=True)} == {
-        "required:apology", "required:next"
-    }
-    assert findings("Przepraszamy. Damy znać, gdy dostawy ruszą.", "pl", require_apology=True,
-                    require_next_step=True) == []
+    assert {
+        f.rule
+        for f in findings(
+            "Dostawy są opóźnione.", "pl", require_apology=True, require_next_step=True
+        )
+    } == {"required:apology", "required:next"}
+    assert (
+        findings(
+            "Przepraszamy. Damy znać, gdy dostawy ruszą.",
+            "pl",
+            require_apology=True,
+            require_next_step=True,
+        )
+        == []
+    )
 
 
 def test_every_rendition_is_checked_on_its_own() -> None:
     found = check_texts(
         [("body", "We are sorry."), ("renditions.bluesky", "Not our problem, idiots.")],
-        language="en", public=True,
+        language="en",
+        public=True,
     )
     assert {f.field for f in found} == {"renditions.bluesky"}
     assert result_of(found) == BLOCK

@@ -36,7 +36,9 @@ def eager_worker() -> Iterator[None]:
 
 
 def test_two_approvals_at_once_publish_exactly_once(
-    org: Organisation, member_client: Callable[..., APIClient], eager_worker: None,
+    org: Organisation,
+    member_client: Callable[..., APIClient],
+    eager_worker: None,
     platforms: responses.RequestsMock,
 ) -> None:
     author = member_client(org, Role.COMMS_LEAD)
@@ -58,7 +60,9 @@ def test_two_approvals_at_once_publish_exactly_once(
 
 
 def test_two_publishes_at_once_post_once(
-    org: Organisation, member_client: Callable[..., APIClient], eager_worker: None,
+    org: Organisation,
+    member_client: Callable[..., APIClient],
+    eager_worker: None,
     platforms: responses.RequestsMock,
 ) -> None:
     author, approver = member_client(org, Role.COMMS_LEAD), member_client(org, Role.APPROVER)

@@ -30,7 +30,8 @@ def test_draft_submit_approve_publish_on_the_status_page(
 ) -> None:
     incident = make_incident(org)
     message = draft(author, incident=str(incident.pk))
-    assert message["status"] == "draft" and len(message["content_hash"]) == 64
+    assert message["status"] == "draft"
+    assert len(message["content_hash"]) == 64
 
     submitted = act(author, message, "submit").json()
     assert submitted["status"] == "in_review"
@@ -69,7 +70,9 @@ def test_approval_events_name_the_approver_and_the_hash(
     assert recorded.payload["content_hash"] == message["content_hash"]
     assert approved.payload["approvals"][0]["approver"]["id"] == str(approver.membership.user.pk)
     assert [e.type for e in events(message)][:3] == [
-        "message.created", "message.submitted", "message.checked",
+        "message.created",
+        "message.submitted",
+        "message.checked",
     ]
 
 
@@ -86,17 +89,22 @@ def test_approve_rejects_self_approval(
 
 
 def test_an_edit_after_submission_voids_approvals(
-    org: Organisation, author: APIClient, approver: APIClient, member_client: Callable[..., APIClient]
+    org: Organisation,
+    author: APIClient,
+    approver: APIClient,
+    member_client: Callable[..., APIClient],
 ) -> None:
     message = draft(author)
     act(author, message, "submit")
     assert act(approver, message, "approve").json()["status"] == "approved"
 
-    edited = author.patch(message_url(message), {"body": "We apologise. We will update you at 15:00."},
-                          format="json")
+    edited = author.patch(
+        message_url(message), {"body": "We apologise. We will update you at 15:00."}, format="json"
+    )
     assert edited.status_code == 200, edited.content
     body = edited.json()
-    assert body["status"] == "draft" and body["approved_hash"] == ""
+    assert body["status"] == "draft"
+    assert body["approved_hash"] == ""
     assert body["content_hash"] != message["content_hash"]
     assert all(not d["current"] for d in body["approval"]["decisions"])
     assert_problem(act(author, message, "publish"), 409, "invalid_transition")
@@ -110,8 +118,9 @@ def test_an_edit_after_submission_voids_approvals(
 
 def test_stale_if_match_is_412(org: Organisation, author: APIClient) -> None:
     message = draft(author)
-    response = author.patch(message_url(message), {"title": "New"}, format="json",
-                            HTTP_IF_MATCH='"99"')
+    response = author.patch(
+        message_url(message), {"title": "New"}, format="json", HTTP_IF_MATCH='"99"'
+    )
     assert_problem(response, 412, "version_mismatch")
 
 
@@ -127,8 +136,11 @@ def test_a_blocking_check_stops_approval_until_an_admin_overrides(
 
     assert_problem(post(author, message_url(message, "override-check"), {"reason": "x"}), 403)
     assert_problem(post(admin, message_url(message, "override-check"), {}), 400)
-    overridden = post(admin, message_url(message, "override-check"),
-                      {"reason": "Quoting the customer's own words, agreed with legal."})
+    overridden = post(
+        admin,
+        message_url(message, "override-check"),
+        {"reason": "Quoting the customer's own words, agreed with legal."},
+    )
     assert overridden.status_code == 200, overridden.content
     assert overridden.json()["override_reason"].startswith("Quoting")
     [event] = events(message, "message.check_overridden")
@@ -169,14 +181,22 @@ def _policy(admin: APIClient, **fields: object) -> dict[str, object]:
 
 
 def test_a_severe_open_incident_makes_the_stricter_policy_apply(
-    org: Organisation, author: APIClient, approver: APIClient, admin: APIClient,
+    org: Organisation,
+    author: APIClient,
+    approver: APIClient,
+    admin: APIClient,
     member_client: Callable[..., APIClient],
 ) -> None:
     _policy(admin, name="Normal", steps=[{"roles": ["approver"], "rule": "any"}])
     _policy(
-        admin, name="Crisis", min_strictness="strict", require_apology=True,
-        steps=[{"name": "Comms", "roles": ["approver"]},
-               {"name": "Legal", "incident_roles": ["legal"]}],
+        admin,
+        name="Crisis",
+        min_strictness="strict",
+        require_apology=True,
+        steps=[
+            {"name": "Comms", "roles": ["approver"]},
+            {"name": "Legal", "incident_roles": ["legal"]},
+        ],
     )
     calm = draft(author)
     assert act(author, calm, "submit").json()["approval"]["policy"]["name"] == "Normal"
@@ -192,17 +212,25 @@ def test_a_severe_open_incident_makes_the_stricter_policy_apply(
     other_approver = member_client(org, Role.APPROVER)
     assert_problem(act(other_approver, message, "approve"), 403, "approval_not_allowed")
     lawyer = member_client(org, Role.VIEWER)
-    incident_role_assign(incident=severe, user=lawyer.membership.user, role=IncidentRole.LEGAL,
-                         actor=Actor.system())
+    incident_role_assign(
+        incident=severe, user=lawyer.membership.user, role=IncidentRole.LEGAL, actor=Actor.system()
+    )
     assert act(lawyer, message, "approve").json()["status"] == "approved"
 
 
 def test_policy_tightens_while_a_message_waits(
-    org: Organisation, author: APIClient, approver: APIClient, admin: APIClient,
+    org: Organisation,
+    author: APIClient,
+    approver: APIClient,
+    admin: APIClient,
     member_client: Callable[..., APIClient],
 ) -> None:
-    _policy(admin, name="Crisis", min_strictness="elevated",
-            steps=[{"roles": ["approver"]}, {"roles": ["admin"]}])
+    _policy(
+        admin,
+        name="Crisis",
+        min_strictness="elevated",
+        steps=[{"roles": ["approver"]}, {"roles": ["admin"]}],
+    )
     message = draft(author)
     assert act(author, message, "submit").json()["approval"]["policy"]["name"].startswith("Default")
     Severity.all_tenants.filter(organisation=org, rank=1).update(approval_strictness="elevated")
@@ -230,8 +258,13 @@ def test_all_rule_needs_every_named_role(
 def test_missing_apology_blocks_when_the_policy_asks(
     org: Organisation, author: APIClient, admin: APIClient
 ) -> None:
-    _policy(admin, name="Apologise", require_apology=True, require_next_step=True,
-            steps=[{"roles": ["approver"]}])
+    _policy(
+        admin,
+        name="Apologise",
+        require_apology=True,
+        require_next_step=True,
+        steps=[{"roles": ["approver"]}],
+    )
     message = draft(author, body="The service was down between 9 and 10.")
     findings = act(author, message, "submit").json()["check"]["findings"]
     assert {f["rule"] for f in findings} == {"required:apology", "required:next"}
@@ -281,7 +314,9 @@ def test_scheduled_message_is_published_by_the_sweeper(
 def test_withdraw_is_final(org: Organisation, author: APIClient, approver: APIClient) -> None:
     message = draft(author)
     act(author, message, "submit")
-    assert act(author, message, "withdraw", {"reason": "Superseded"}).json()["status"] == "withdrawn"
+    assert (
+        act(author, message, "withdraw", {"reason": "Superseded"}).json()["status"] == "withdrawn"
+    )
     assert_problem(act(approver, message, "approve"), 409, "invalid_transition")
     assert_problem(act(author, message, "submit"), 409, "invalid_transition")
 
@@ -304,8 +339,14 @@ def test_withdraw_is_final(org: Organisation, author: APIClient, approver: APICl
 def test_bad_content_is_a_400_naming_the_field(
     org: Organisation, author: APIClient, fields: dict[str, object], attr: str
 ) -> None:
-    body = {"kind": "public_statement", "title": "T", "body": "We are sorry.",
-            "channels": ["status_page"], "status_label": "investigating", **fields}
+    body = {
+        "kind": "public_statement",
+        "title": "T",
+        "body": "We are sorry.",
+        "channels": ["status_page"],
+        "status_label": "investigating",
+        **fields,
+    }
     response = post(author, f"{BASE}/messages/", body)
     problem = assert_problem(response, 400)
     assert attr in {e["attr"] for e in problem["errors"]}, problem
@@ -319,13 +360,19 @@ def test_bluesky_counts_graphemes_not_code_points(org: Organisation, author: API
 
 
 def test_messages_of_restricted_incidents_are_hidden_like_the_incident(
-    org: Organisation, responder: APIClient, admin: APIClient,
+    org: Organisation,
+    responder: APIClient,
+    admin: APIClient,
     member_client: Callable[..., APIClient],
 ) -> None:
     restricted = make_incident(org, visibility=Incident.Visibility.RESTRICTED)
     hidden = services.message_create(
-        organisation=org, actor=Actor.system(), kind="internal_update", body="Internal",
-        channels=["webhook"], incident=restricted,
+        organisation=org,
+        actor=Actor.system(),
+        kind="internal_update",
+        body="Internal",
+        channels=["webhook"],
+        incident=restricted,
     )
     listed = {m["id"] for m in responder.get(f"{BASE}/messages/").json()["results"]}
     assert str(hidden.pk) not in listed

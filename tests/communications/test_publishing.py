@@ -5,6 +5,7 @@ never post twice, drills that never leave the building, e-mail and the public-up
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -39,6 +40,10 @@ BSKY_PARENT = {
     "uri": "at://did:plc:customer123/app.bsky.feed.post/3k2yihcrp6f2c",
     "cid": "bafyreihw3aypzwl4oyvcpbv2f2yk4ik6pxrtdy4dqsrzuvbpsdeqjzmvqi",
 }
+BSKY_ROOT = {
+    "uri": "at://did:plc:other456/app.bsky.feed.post/3k2yiaaaaaaaa",
+    "cid": "bafyreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+}
 
 
 def approved(organisation: Organisation, **fields: Any) -> Message:
@@ -66,12 +71,17 @@ def test_mastodon_post_in_the_documented_shape(
     org: Organisation, platforms: responses.RequestsMock
 ) -> None:
     seen = mastodon_accepts(platforms)
-    message = approved(org, channels=["mastodon"], language="en",
-                       renditions={"mastodon": "We are sorry. Update by 15:00 #status"})
+    message = approved(
+        org,
+        channels=["mastodon"],
+        language="en",
+        renditions={"mastodon": "We are sorry. Update by 15:00 #status"},
+    )
     assert publish(message).status == "published"
     [body] = seen
     assert body["status"] == "We are sorry. Update by 15:00 #status"
-    assert body["visibility"] == "public" and body["language"] == "en"
+    assert body["visibility"] == "public"
+    assert body["language"] == "en"
     assert body["_auth"] == "Bearer mastodon-token"
     publication = Publication.all_tenants.get(message=message)
     assert body["_idempotency_key"] == str(publication.pk)
@@ -84,9 +94,13 @@ def test_mastodon_reply_names_the_original_status(
     org: Organisation, platforms: responses.RequestsMock
 ) -> None:
     seen = mastodon_accepts(platforms)
-    message = approved(org, kind="reply", channels=["mastodon"],
-                       reply_to={"mastodon": {"status_id": "110987654321"}},
-                       body="Sorry about that, Ana. We will refund the order today.")
+    message = approved(
+        org,
+        kind="reply",
+        channels=["mastodon"],
+        reply_to={"mastodon": {"status_id": "110987654321"}},
+        body="Sorry about that, Ana. We will refund the order today.",
+    )
     publish(message)
     assert seen[0]["in_reply_to_id"] == "110987654321"
 
@@ -95,20 +109,31 @@ def test_bluesky_post_and_reply_in_the_documented_shape(
     org: Organisation, platforms: responses.RequestsMock
 ) -> None:
     seen = bluesky_accepts(platforms)
-    message = approved(org, kind="reply", channels=["bluesky"], language="pl",
-                       reply_to={"bluesky": BSKY_PARENT},
-                       body="Przepraszamy, Pani Ano. Zwrot zlecimy dziś, damy znać.")
+    message = approved(
+        org,
+        kind="reply",
+        channels=["bluesky"],
+        language="pl",
+        reply_to={
+            "bluesky": {**BSKY_PARENT, "root_uri": BSKY_ROOT["uri"], "root_cid": BSKY_ROOT["cid"]}
+        },
+        body="Przepraszamy, Pani Ano. Zwrot zlecimy dziś, damy znać.",
+    )
     assert publish(message).status == "published"
     session = json.loads(platforms.calls[0].request.body)
     assert session == {"identifier": "brand.example.com", "password": "app-pass-word-1234"}
     [create] = seen
     publication = Publication.all_tenants.get(message=message)
-    assert create["repo"] == DID and create["collection"] == "app.bsky.feed.post"
-    assert create["rkey"] == tid_for(publication) and len(create["rkey"]) == 13
+    assert create["repo"] == DID
+    assert create["collection"] == "app.bsky.feed.post"
+    assert create["rkey"] == tid_for(publication)
+    assert len(create["rkey"]) == 13
     record = create["record"]
-    assert record["$type"] == "app.bsky.feed.post" and record["langs"] == ["pl"]
+    assert record["$type"] == "app.bsky.feed.post"
+    assert record["langs"] == ["pl"]
     assert record["text"].startswith("Przepraszamy")
-    assert record["reply"] == {"root": BSKY_PARENT, "parent": BSKY_PARENT}
+    assert record["reply"] == {"root": BSKY_ROOT, "parent": BSKY_PARENT}
+    assert not [c for c in platforms.calls if "getPosts" in str(c.request.url)]  # refs were given
     assert record["createdAt"].endswith("Z")
     assert create["_auth"] == "Bearer eyJ.access"
     assert publication.external_id == f"at://{DID}/app.bsky.feed.post/{create['rkey']}"
@@ -117,8 +142,12 @@ def test_bluesky_post_and_reply_in_the_documented_shape(
 def test_a_platform_refusal_is_recorded_with_its_reason_and_can_be_retried(
     org: Organisation, platforms: responses.RequestsMock
 ) -> None:
-    platforms.add(responses.POST, MASTODON_STATUSES, status=422,
-                  json={"error": "Validation failed: Text character limit of 500 exceeded"})
+    platforms.add(
+        responses.POST,
+        MASTODON_STATUSES,
+        status=422,
+        json={"error": "Validation failed: Text character limit of 500 exceeded"},
+    )
     message = approved(org, channels=["mastodon", "status_page"], status_label="identified")
     failed = publish(message)
     assert failed.status == "failed"
@@ -129,7 +158,9 @@ def test_a_platform_refusal_is_recorded_with_its_reason_and_can_be_retried(
     assert channels == {"mastodon": "failed", "status_page": "sent"}
 
     platforms.replace(
-        responses.POST, MASTODON_STATUSES, json={"id": "1", "url": "https://mastodon.example.com/@brand/1"}
+        responses.POST,
+        MASTODON_STATUSES,
+        json={"id": "1", "url": "https://mastodon.example.com/@brand/1"},
     )
     assert publish(failed).status == "published"
     assert len([c for c in platforms.calls if c.request.url == MASTODON_STATUSES]) == 2
@@ -158,13 +189,48 @@ def test_failures_say_whether_a_retry_can_help(
     assert publication.error
 
 
+def test_transient_failures_are_retried_with_backoff_then_left_to_people(
+    org: Organisation, platforms: responses.RequestsMock
+) -> None:
+    platforms.add(responses.POST, MASTODON_STATUSES, status=503, body="upstream unavailable")
+    message = approved(org, channels=["mastodon"])
+    assert publish(message).status == "failed"
+    failed_at = Message.all_tenants.get(pk=message.pk).failed_at
+    assert failed_at is not None
+    assert services.message_retry_sweep(now=failed_at + timedelta(seconds=30)) == 0
+    for attempt, pause in enumerate((1, 5, 30), start=1):
+        stored = Message.all_tenants.get(pk=message.pk)
+        assert stored.failed_at is not None
+        assert services.message_retry_sweep(now=stored.failed_at + timedelta(minutes=pause)) == 1
+        assert deliver(message).status == "failed"
+        assert Publication.all_tenants.get(message=message).attempts == attempt + 1
+    stored = Message.all_tenants.get(pk=message.pk)
+    assert stored.failed_at is not None
+    assert services.message_retry_sweep(now=stored.failed_at + timedelta(days=1)) == 0
+
+
+def test_permanent_failures_are_not_retried_automatically(
+    org: Organisation, platforms: responses.RequestsMock
+) -> None:
+    platforms.add(
+        responses.POST, MASTODON_STATUSES, status=401, json={"error": "The access token is invalid"}
+    )
+    message = approved(org, channels=["mastodon"])
+    assert publish(message).status == "failed"
+    assert services.message_retry_sweep(now=timezone.now() + timedelta(hours=1)) == 0
+
+
 def test_a_repeated_worker_run_never_posts_twice(
     org: Organisation, platforms: responses.RequestsMock
 ) -> None:
     mastodon = mastodon_accepts(platforms)
     bluesky = bluesky_accepts(platforms)
-    message = approved(org, channels=["mastodon", "bluesky", "status_page"],
-                       status_label="monitoring", body="We are sorry. We will post the next update by 15:00.")
+    message = approved(
+        org,
+        channels=["mastodon", "bluesky", "status_page"],
+        status_label="monitoring",
+        body="We are sorry. We will post the next update by 15:00.",
+    )
     services.message_publish(message=message, actor=Actor.system("tests"))
     for _ in range(3):
         services.message_deliver(message_id=message.pk)
@@ -185,13 +251,16 @@ def test_bluesky_retry_after_a_lost_response_finds_the_record_instead_of_posting
     assert publish(message).status == "failed"
     publication = Publication.all_tenants.get(message=message)
     uri = f"at://{DID}/app.bsky.feed.post/{tid_for(publication)}"
-    platforms.add(responses.GET, BSKY_GET,
-                  json={"uri": uri, "cid": "bafyreig2fjxi3rptqdgy", "value": {"text": "…"}})
+    platforms.add(
+        responses.GET,
+        BSKY_GET,
+        json={"uri": uri, "cid": "bafyreig2fjxi3rptqdgy", "value": {"text": "…"}},
+    )
     assert publish(message).status == "published"
     creates = [c for c in platforms.calls if c.request.url == BSKY_CREATE]
     assert len(creates) == 1
-    get = [c for c in platforms.calls if c.request.url.startswith(BSKY_GET)][0]
-    assert f"rkey={tid_for(publication)}" in get.request.url
+    get = next(c for c in platforms.calls if str(c.request.url).startswith(BSKY_GET))
+    assert f"rkey={tid_for(publication)}" in str(get.request.url)
     publication.refresh_from_db()
     assert publication.external_id == uri
 
@@ -202,7 +271,9 @@ def test_a_stale_claim_is_retaken_but_a_fresh_one_is_not(
     seen = mastodon_accepts(platforms)
     message = approved(org, channels=["mastodon"])
     services.message_publish(message=message, actor=Actor.system("tests"))
-    Publication.all_tenants.filter(message=message).update(status="sending", claimed_at=timezone.now())
+    Publication.all_tenants.filter(message=message).update(
+        status="sending", claimed_at=timezone.now()
+    )
     services.message_deliver(message_id=message.pk)
     assert seen == []  # another worker holds it
     Publication.all_tenants.filter(message=message).update(
@@ -212,22 +283,26 @@ def test_a_stale_claim_is_retaken_but_a_fresh_one_is_not(
     assert len(seen) == 1
 
 
-def test_drills_never_publish_outside(
-    org: Organisation, platforms: responses.RequestsMock
-) -> None:
+def test_drills_never_publish_outside(org: Organisation, platforms: responses.RequestsMock) -> None:
     drill = make_incident(org, is_drill=True)
-    message = approved(org, incident=drill, channels=["mastodon", "status_page"],
-                       status_label="investigating")
+    message = approved(
+        org, incident=drill, channels=["mastodon", "status_page"], status_label="investigating"
+    )
     assert publish(message).status == "published"
     assert len(platforms.calls) == 0
-    statuses = dict(Publication.all_tenants.filter(message=message).values_list("channel", "status"))
+    statuses = dict(
+        Publication.all_tenants.filter(message=message).values_list("channel", "status")
+    )
     assert statuses == {"mastodon": "skipped", "status_page": "sent"}
 
 
 def test_no_active_account_refuses_submission(org: Organisation) -> None:
     ChannelAccount.all_tenants.filter(organisation=org).update(is_active=False)
     message = services.message_create(
-        organisation=org, actor=Actor.system(), kind="public_statement", body="Sorry.",
+        organisation=org,
+        actor=Actor.system(),
+        kind="public_statement",
+        body="Sorry.",
         channels=["bluesky"],
     )
     with pytest.raises(Exception, match="no active bluesky account"):
@@ -235,11 +310,17 @@ def test_no_active_account_refuses_submission(org: Organisation) -> None:
 
 
 def test_stakeholder_email_goes_out_once_in_bcc(org: Organisation) -> None:
-    message = approved(org, kind="stakeholder_email", channels=["email"], title="Update for partners",
-                       recipients=["cfo@partner.example.com", "ops@partner.example.com"])
+    message = approved(
+        org,
+        kind="stakeholder_email",
+        channels=["email"],
+        title="Update for partners",
+        recipients=["cfo@partner.example.com", "ops@partner.example.com"],
+    )
     assert publish(message).status == "published"
     [sent] = mail.outbox
-    assert sent.bcc == ["cfo@partner.example.com", "ops@partner.example.com"] and sent.to == []
+    assert sent.bcc == ["cfo@partner.example.com", "ops@partner.example.com"]
+    assert sent.to == []
     assert sent.subject == "Update for partners"
     assert sent.extra_headers["Message-ID"].endswith("@crisis-api>")
     services.message_deliver(message_id=message.pk)
@@ -253,6 +334,8 @@ def test_publishing_a_statement_restarts_the_incident_update_clock(org: Organisa
     publish(message)
     incident = Incident.all_tenants.get(pk=incident.pk)
     assert incident.last_public_update_at is not None
+    assert incident.next_public_update_due_at is not None
+    assert due_before is not None
     assert incident.next_public_update_due_at > due_before
     assert incident.next_public_update_due_at == (
         incident.last_public_update_at + incident.severity.public_update_interval
@@ -277,8 +360,13 @@ def test_published_message_reaches_webhook_endpoints_as_an_event(org: Organisati
     from notifications.relay import plan_webhooks
     from notifications.webhooks import WEBHOOK_EVENT_TYPES
 
-    assert {"message.submitted", "message.approved", "message.rejected", "message.published",
-            "message.failed"} <= set(WEBHOOK_EVENT_TYPES)
+    assert {
+        "message.submitted",
+        "message.approved",
+        "message.rejected",
+        "message.published",
+        "message.failed",
+    } <= set(WEBHOOK_EVENT_TYPES)
     from tests.factories import make_webhook_endpoint
 
     make_webhook_endpoint(org)
@@ -286,4 +374,3 @@ def test_published_message_reaches_webhook_endpoints_as_an_event(org: Organisati
     publish(message)
     [event] = events(message, "message.published")
     assert plan_webhooks([event]) == 1
-

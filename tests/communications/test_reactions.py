@@ -13,9 +13,15 @@ from tests.factories import make_incident, make_playbook
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unscoped")]
 STEPS = [
-    {"key": "holding", "title": "Holding statement", "kind": "draft_message",
-     "role": "comms_lead", "due_offset_minutes": 30, "template": "holding-statement-breach",
-     "audience": "public"},
+    {
+        "key": "holding",
+        "title": "Holding statement",
+        "kind": "draft_message",
+        "role": "comms_lead",
+        "due_offset_minutes": 30,
+        "template": "holding-statement-breach",
+        "audience": "public",
+    },
 ]
 
 
@@ -31,25 +37,36 @@ def start(org: Organisation) -> PlaybookRunStep:
 
 def test_a_draft_message_step_drafts_from_the_named_template(org: Organisation) -> None:
     services.template_create(
-        organisation=org, actor=Actor.system("tests"), name="Holding statement: breach",
-        kind="status_update", channel="status_page", title="{{ incident_title }}",
+        organisation=org,
+        actor=Actor.system("tests"),
+        name="Holding statement: breach",
+        kind="status_update",
+        channel="status_page",
+        title="{{ incident_title }}",
         body="We are sorry. {{ organisation_name }} is investigating {{ incident_reference }}; "
-             "we will update you within the hour.",
+        "we will update you within the hour.",
     )
     step = start(org)
     draft_id = step.result["draft"]["message_id"]
     message = Message.all_tenants.get(pk=draft_id)
-    assert message.status == "draft" and message.incident_id == step.run.incident_id
+    assert message.status == "draft"
+    assert message.incident_id == step.run.incident_id
     assert message.title == "Customer data exposed"
     assert message.body.startswith("We are sorry. XYZ is investigating INC-")
-    assert message.channels == ["status_page"] and message.status_label == "investigating"
+    assert message.channels == ["status_page"]
+    assert message.status_label == "investigating"
 
 
 def test_without_a_usable_template_the_step_waits_for_a_person(org: Organisation) -> None:
     services.template_create(
-        organisation=org, actor=Actor.system("tests"), name="holding statement breach",
-        kind="reply", body="Hi {{ complainant_name }}", requires_legal_approval=True,
+        organisation=org,
+        actor=Actor.system("tests"),
+        name="holding statement breach",
+        kind="reply",
+        body="Hi {{ complainant_name }}",
+        requires_legal_approval=True,
     )
     step = start(org)
-    assert step.status == "waiting" and step.waiting_for == "communications"
+    assert step.status == "waiting"
+    assert step.waiting_for == "communications"
     assert not Message.all_tenants.filter(organisation=org).exists()

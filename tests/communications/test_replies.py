@@ -38,23 +38,32 @@ ROOT_CID = "bafyreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 def case_on(org: Organisation, platform: str, **fields: Any) -> Case:
     source = make_source(org, kind=platform, name=f"{platform} search")
     case = Case.all_tenants.create(
-        organisation=org, platform=platform, author_key=f"{platform}-ana",
+        organisation=org,
+        platform=platform,
+        author_key=f"{platform}-ana",
         author_handle="ana@mastodon.social" if platform == "mastodon" else "ana.bsky.social",
-        author_name="Ana Kowalska", **fields,
+        author_name="Ana Kowalska",
+        **fields,
     )
     Mention.all_tenants.create(
-        organisation=org, source=source, case=case, text="Where is my refund?!",
+        organisation=org,
+        source=source,
+        case=case,
+        text="Where is my refund?!",
         external_id=CUSTOMER_URI if platform == "bluesky" else "111222333444555666",
         url=CUSTOMER_POST if platform == "mastodon" else "https://bsky.app/profile/ana/post/3k2",
-        posted_at=case.created_at, language="en",
+        posted_at=case.created_at,
+        language="en",
     )
     return case
 
 
 def template(org: Organisation, **fields: Any) -> Any:
     fields.setdefault("name", "Refund reply")
-    fields.setdefault("body", "Hi {{ complainant_name }}, we are sorry. We will refund you "
-                              "today ({{ case_reference }}).")
+    fields.setdefault(
+        "body",
+        "Hi {{ complainant_name }}, we are sorry. We will refund you today ({{ case_reference }}).",
+    )
     return services.template_create(organisation=org, actor=Actor.system(), kind="reply", **fields)
 
 
@@ -71,25 +80,34 @@ def test_reply_from_a_mastodon_case_fills_in_the_complainant_and_answers_the_cas
 ) -> None:
     case = case_on(org, "mastodon")
     reply = template(org)
-    response = post(author, f"{BASE}/messages/from-case/",
-                    {"case": str(case.pk), "template": str(reply.pk)})
+    response = post(
+        author, f"{BASE}/messages/from-case/", {"case": str(case.pk), "template": str(reply.pk)}
+    )
     assert response.status_code == 201, response.content
     message = response.json()
-    assert message["kind"] == "reply" and message["case_id"] == str(case.pk)
+    assert message["kind"] == "reply"
+    assert message["case_id"] == str(case.pk)
     assert message["body"].startswith("Hi Ana Kowalska, we are sorry.")
     assert f"CASE-{str(case.pk)[:8].upper()}" in message["body"]
     assert message["reply_to"] == {"mastodon": {"url": CUSTOMER_POST}}
 
-    platforms.add(responses.GET, f"{MASTODON}/api/v2/search",
-                  json={"accounts": [], "hashtags": [],
-                        "statuses": [{"id": "113000000000000001", "url": CUSTOMER_POST}]})
+    platforms.add(
+        responses.GET,
+        f"{MASTODON}/api/v2/search",
+        json={
+            "accounts": [],
+            "hashtags": [],
+            "statuses": [{"id": "113000000000000001", "url": CUSTOMER_POST}],
+        },
+    )
     seen = mastodon_accepts(platforms)
     assert _publish(org, message, approver).status == "published"
     assert seen[0]["in_reply_to_id"] == "113000000000000001"
-    search = [c for c in platforms.calls if "/api/v2/search" in c.request.url][0]
-    assert "resolve=true" in search.request.url
+    search = next(c for c in platforms.calls if "/api/v2/search" in str(c.request.url))
+    assert "resolve=true" in str(search.request.url)
     case.refresh_from_db()
-    assert case.status == "responded" and case.first_responded_at is not None
+    assert case.status == "responded"
+    assert case.first_responded_at is not None
     assert Event.all_tenants.filter(type="case.responded", subject_id=str(case.pk)).exists()
 
 
@@ -97,25 +115,42 @@ def test_bluesky_reply_looks_up_the_parent_cid_and_thread_root(
     org: Organisation, author: APIClient, approver: APIClient, platforms: responses.RequestsMock
 ) -> None:
     case = case_on(org, "bluesky")
-    message = post(author, f"{BASE}/messages/from-case/",
-                   {"case": str(case.pk), "body": "Sorry Ana, we will refund you today."}).json()
+    message = post(
+        author,
+        f"{BASE}/messages/from-case/",
+        {"case": str(case.pk), "body": "Sorry Ana, we will refund you today."},
+    ).json()
     assert message["reply_to"] == {"bluesky": {"uri": CUSTOMER_URI}}
     seen = bluesky_accepts(platforms)
-    platforms.add(responses.GET, f"{BLUESKY}/xrpc/app.bsky.feed.getPosts", json={"posts": [{
-        "uri": CUSTOMER_URI, "cid": CUSTOMER_CID,
-        "author": {"did": "did:plc:customer123", "handle": "ana.bsky.social"},
-        "record": {"$type": "app.bsky.feed.post", "text": "Where is my refund?!",
-                   "createdAt": "2026-11-26T08:00:00.000Z",
-                   "reply": {"root": {"uri": ROOT_URI, "cid": ROOT_CID},
-                             "parent": {"uri": ROOT_URI, "cid": ROOT_CID}}},
-        "indexedAt": "2026-11-26T08:00:01.000Z",
-    }]})
+    platforms.add(
+        responses.GET,
+        f"{BLUESKY}/xrpc/app.bsky.feed.getPosts",
+        json={
+            "posts": [
+                {
+                    "uri": CUSTOMER_URI,
+                    "cid": CUSTOMER_CID,
+                    "author": {"did": "did:plc:customer123", "handle": "ana.bsky.social"},
+                    "record": {
+                        "$type": "app.bsky.feed.post",
+                        "text": "Where is my refund?!",
+                        "createdAt": "2026-11-26T08:00:00.000Z",
+                        "reply": {
+                            "root": {"uri": ROOT_URI, "cid": ROOT_CID},
+                            "parent": {"uri": ROOT_URI, "cid": ROOT_CID},
+                        },
+                    },
+                    "indexedAt": "2026-11-26T08:00:01.000Z",
+                }
+            ]
+        },
+    )
     assert _publish(org, message, approver).status == "published"
     assert seen[0]["record"]["reply"] == {
         "root": {"uri": ROOT_URI, "cid": ROOT_CID},
         "parent": {"uri": CUSTOMER_URI, "cid": CUSTOMER_CID},
     }
-    lookup = [c for c in platforms.calls if "getPosts" in c.request.url][0]
+    lookup = next(c for c in platforms.calls if "getPosts" in str(c.request.url))
     assert lookup.request.headers["Authorization"] == "Bearer eyJ.access"
 
 
@@ -132,19 +167,27 @@ def test_resolving_an_incident_proposes_a_closing_reply_to_each_open_case(
     org: Organisation,
 ) -> None:
     incident = make_incident(org)
-    cases = [case_on(org, "mastodon", incident=incident), case_on(org, "bluesky", incident=incident)]
+    cases = [
+        case_on(org, "mastodon", incident=incident),
+        case_on(org, "bluesky", incident=incident),
+    ]
     closed = case_on(org, "mastodon", incident=incident, status="resolved")
     closed.author_key = "other"
     closed.save()
-    template(org, name="Closing the loop", closes_the_loop=True,
-             body="Hi {{ complainant_name }}, {{ incident_reference }} is resolved. Sorry again; "
-                  "we will keep you posted if anything changes.")
+    template(
+        org,
+        name="Closing the loop",
+        closes_the_loop=True,
+        body="Hi {{ complainant_name }}, {{ incident_reference }} is resolved. Sorry again; "
+        "we will keep you posted if anything changes.",
+    )
 
     incident_transition(incident=incident, action="resolve", actor=Actor.system())
 
     drafts = Message.all_tenants.filter(incident=incident, kind="reply")
     assert sorted(str(m.case_id) for m in drafts) == sorted(str(c.pk) for c in cases)
-    assert all(m.status == "draft" and incident.reference in m.body for m in drafts)
+    assert all(m.status == "draft" for m in drafts)
+    assert all(incident.reference in m.body for m in drafts)
     assert {tuple(m.channels) for m in drafts} == {("mastodon",), ("bluesky",)}
 
     incident_transition(incident=incident, action="reopen", actor=Actor.system())

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 from rest_framework.exceptions import ValidationError
 
 from communications import services
@@ -38,17 +44,34 @@ MEMBERS = ["author", "approver1", "approver2", "manager", "admin"]
 
 
 def build_machine(organisation: Organisation) -> type[RuleBasedStateMachine]:
-    roles = {"author": Role.COMMS_LEAD, "approver1": Role.APPROVER, "approver2": Role.APPROVER,
-             "manager": Role.CRISIS_MANAGER, "admin": Role.ADMIN}
-    people: dict[str, Membership] = {name: make_membership(organisation, role)
-                                     for name, role in roles.items()}
+    roles = {
+        "author": Role.COMMS_LEAD,
+        "approver1": Role.APPROVER,
+        "approver2": Role.APPROVER,
+        "manager": Role.CRISIS_MANAGER,
+        "admin": Role.ADMIN,
+    }
+    people: dict[str, Membership] = {
+        name: make_membership(organisation, role) for name, role in roles.items()
+    }
     ApprovalPolicy.all_tenants.create(
-        organisation=organisation, name="Two steps",
+        organisation=organisation,
+        name="Two steps",
         steps=[
-            {"name": "Comms", "roles": ["approver", "comms_lead"], "incident_roles": [],
-             "users": [], "rule": "any"},
-            {"name": "Management", "roles": ["crisis_manager", "admin"], "incident_roles": [],
-             "users": [], "rule": "any"},
+            {
+                "name": "Comms",
+                "roles": ["approver", "comms_lead"],
+                "incident_roles": [],
+                "users": [],
+                "rule": "any",
+            },
+            {
+                "name": "Management",
+                "roles": ["crisis_manager", "admin"],
+                "incident_roles": [],
+                "users": [],
+                "rule": "any",
+            },
         ],
     )
 
@@ -61,8 +84,12 @@ def build_machine(organisation: Organisation) -> type[RuleBasedStateMachine]:
         @initialize(body=st.sampled_from(BODIES), who=st.sampled_from(MEMBERS))
         def create(self, body: str, who: str) -> None:
             self.message = services.message_create(
-                organisation=organisation, actor=actor(who), kind="status_update",
-                title="Outage", body=body, channels=["status_page", "webhook"],
+                organisation=organisation,
+                actor=actor(who),
+                kind="status_update",
+                title="Outage",
+                body=body,
+                channels=["status_page", "webhook"],
                 status_label="investigating",
             )
 
@@ -78,7 +105,10 @@ def build_machine(organisation: Organisation) -> type[RuleBasedStateMachine]:
             except (DomainError, ValidationError):
                 after = self.fresh()
                 assert (after.version, after.status, after.content_hash) == (
-                    before.version, before.status, before.content_hash)
+                    before.version,
+                    before.status,
+                    before.content_hash,
+                )
                 assert Event.all_tenants.filter(organisation=organisation).count() == events
                 return False
             return True
@@ -86,8 +116,9 @@ def build_machine(organisation: Organisation) -> type[RuleBasedStateMachine]:
         @rule(body=st.sampled_from(BODIES), who=st.sampled_from(MEMBERS))
         def edit(self, body: str, who: str) -> None:
             before = self.fresh()
-            done = self.attempt(lambda: services.message_update(
-                message=before, actor=actor(who), body=body))
+            done = self.attempt(
+                lambda: services.message_update(message=before, actor=actor(who), body=body)
+            )
             after = self.fresh()
             if done and before.status in EDITABLE and body != before.body:
                 assert after.content_hash != before.content_hash
@@ -102,22 +133,38 @@ def build_machine(organisation: Organisation) -> type[RuleBasedStateMachine]:
 
         @rule(who=st.sampled_from(MEMBERS))
         def approve(self, who: str) -> None:
-            self.attempt(lambda: services.message_approve(
-                message=self.fresh(), actor=actor(who), user=people[who].user,
-                role=people[who].role))
+            self.attempt(
+                lambda: services.message_approve(
+                    message=self.fresh(),
+                    actor=actor(who),
+                    user=people[who].user,
+                    role=people[who].role,
+                )
+            )
 
         @rule(who=st.sampled_from(MEMBERS), changes=st.booleans())
         def send_back(self, who: str, changes: bool) -> None:
             service = services.message_request_changes if changes else services.message_reject
-            self.attempt(lambda: service(
-                message=self.fresh(), actor=actor(who), user=people[who].user,
-                role=people[who].role, reason="Rephrase"))
+            self.attempt(
+                lambda: service(
+                    message=self.fresh(),
+                    actor=actor(who),
+                    user=people[who].user,
+                    role=people[who].role,
+                    reason="Rephrase",
+                )
+            )
 
         @rule()
         def override(self) -> None:
-            self.attempt(lambda: services.message_check_override(
-                message=self.fresh(), actor=actor("admin"), user=people["admin"].user,
-                reason="Accepted by legal"))
+            self.attempt(
+                lambda: services.message_check_override(
+                    message=self.fresh(),
+                    actor=actor("admin"),
+                    user=people["admin"].user,
+                    reason="Accepted by legal",
+                )
+            )
 
         @rule(who=st.sampled_from(MEMBERS))
         def withdraw(self, who: str) -> None:
@@ -125,14 +172,18 @@ def build_machine(organisation: Organisation) -> type[RuleBasedStateMachine]:
 
         @rule(deliver=st.booleans())
         def publish(self, deliver: bool) -> None:
-            self.attempt(lambda: services.message_publish(message=self.fresh(), actor=actor("manager")))
+            self.attempt(
+                lambda: services.message_publish(message=self.fresh(), actor=actor("manager"))
+            )
             if deliver:
                 services.message_deliver(message_id=self.message.pk)
 
         @invariant()
         def never_self_approved(self) -> None:
             message = self.fresh()
-            for decision in ApprovalDecision.all_tenants.filter(message=message, decision="approve"):
+            for decision in ApprovalDecision.all_tenants.filter(
+                message=message, decision="approve"
+            ):
                 assert decision.approver_id != message.author_id
 
         @invariant()
@@ -141,21 +192,28 @@ def build_machine(organisation: Organisation) -> type[RuleBasedStateMachine]:
             if message.status not in ("approved", "scheduled", "publishing", "published"):
                 return
             assert message.approved_hash == message.content_hash
-            approvals = [a for a in ApprovalDecision.all_tenants.filter(
-                message=message, decision="approve", content_hash=message.approved_hash)]
+            approvals = list(
+                ApprovalDecision.all_tenants.filter(
+                    message=message, decision="approve", content_hash=message.approved_hash
+                )
+            )
             assert current_step(message, approvals) is None
             approvers = [a.approver_id for a in approvals]
             assert len(approvers) == len(set(approvers)) >= 2
             published = Event.all_tenants.filter(
-                subject_type="message", subject_id=str(message.pk), type="message.published")
+                subject_type="message", subject_id=str(message.pk), type="message.published"
+            )
             assert published.count() == (1 if message.status == "published" else 0)
             for event in published:
                 assert event.payload["content_hash"] == event.payload["approved_hash"]
 
         @invariant()
         def each_channel_sent_once(self) -> None:
-            sent = list(Publication.all_tenants.filter(message=self.message, status="sent")
-                        .values_list("channel", flat=True))
+            sent = list(
+                Publication.all_tenants.filter(message=self.message, status="sent").values_list(
+                    "channel", flat=True
+                )
+            )
             assert len(sent) == len(set(sent))
 
     return Machine

@@ -48,8 +48,10 @@ def test_anything_but_a_known_name_is_refused(body: str) -> None:
 def test_values_are_inserted_once_as_plain_text() -> None:
     text = "Hi {{ complainant_name }}, about {{ incident_reference }}."
     assert template_variables(text) == ["complainant_name", "incident_reference"]
-    rendered = render(text, {"complainant_name": "{{ incident_reference }}\x00\u202e",
-                             "incident_reference": "INC-7"})
+    rendered = render(
+        text,
+        {"complainant_name": "{{ incident_reference }}\x00\u202e", "incident_reference": "INC-7"},
+    )
     assert rendered == "Hi {{ incident_reference }}, about INC-7."
 
 
@@ -78,23 +80,34 @@ def test_draft_from_template_and_legal_approval(
     org: Organisation, member_client: Callable[..., APIClient], admin: APIClient
 ) -> None:
     lead = member_client(org, Role.COMMS_LEAD)
-    created = post(lead, f"{BASE}/templates/", {
-        "name": "Holding", "kind": "public_statement", "channel": "status_page",
-        "title": "{{ incident_title }}", "requires_legal_approval": True,
-        "body": "We are sorry about {{ incident_reference }}. We will update you by 15:00.",
-    })
+    created = post(
+        lead,
+        f"{BASE}/templates/",
+        {
+            "name": "Holding",
+            "kind": "public_statement",
+            "channel": "status_page",
+            "title": "{{ incident_title }}",
+            "requires_legal_approval": True,
+            "body": "We are sorry about {{ incident_reference }}. We will update you by 15:00.",
+        },
+    )
     assert created.status_code == 201, created.content
     template = created.json()
     assert template["variables"] == ["incident_title", "incident_reference"]
     assert template["legal_status"] == "pending"
     incident = make_incident(org, title="Checkout errors")
-    body = {"template": template["id"], "incident": str(incident.pk),
-            "status_label": "investigating"}
+    body = {
+        "template": template["id"],
+        "incident": str(incident.pk),
+        "status_label": "investigating",
+    }
     assert_problem(post(lead, f"{BASE}/messages/from-template/", body), 409)
 
     expires = (timezone.now() + timedelta(days=30)).isoformat()
-    approved = post(admin, f"{BASE}/templates/{template['id']}/legal-approve/",
-                    {"expires_at": expires})
+    approved = post(
+        admin, f"{BASE}/templates/{template['id']}/legal-approve/", {"expires_at": expires}
+    )
     assert approved.json()["legal_status"] == "approved"
     drafted = post(lead, f"{BASE}/messages/from-template/", body)
     assert drafted.status_code == 201, drafted.content
@@ -103,8 +116,11 @@ def test_draft_from_template_and_legal_approval(
     assert message["body"].startswith(f"We are sorry about {incident.reference}.")
     assert (message["channels"], message["template_id"]) == (["status_page"], template["id"])
 
-    edited = lead.patch(f"{BASE}/templates/{template['id']}/",
-                        {"body": "We apologise for {{ incident_reference }}."}, format="json")
+    edited = lead.patch(
+        f"{BASE}/templates/{template['id']}/",
+        {"body": "We apologise for {{ incident_reference }}."},
+        format="json",
+    )
     assert edited.json()["legal_status"] == "pending"
 
 
@@ -113,9 +129,15 @@ def test_render_preview_names_missing_values(
     org: Organisation, member_client: Callable[..., APIClient]
 ) -> None:
     lead = member_client(org, Role.COMMS_LEAD)
-    template = post(lead, f"{BASE}/templates/", {
-        "name": "Reply", "kind": "reply", "body": "Hi {{ complainant_name }}, sorry!",
-    }).json()
+    template = post(
+        lead,
+        f"{BASE}/templates/",
+        {
+            "name": "Reply",
+            "kind": "reply",
+            "body": "Hi {{ complainant_name }}, sorry!",
+        },
+    ).json()
     url = f"{BASE}/templates/{template['id']}/render/"
     problem = assert_problem(post(lead, url, {"values": {}}), 400, "template_variables_missing")
     assert problem["missing"] == ["complainant_name"]
