@@ -156,4 +156,5 @@ class MentionAdmin(ReadOnlyAdminMixin, _MentionAdminBase):
             f"Erased {len(authors)} author(s): {mentions} mention(s), {cases} case(s).",
         )
 
+
 from monitoring import admin_detection  # noqa: E402, F401 - rules, signals and cases
