@@ -57,3 +57,164 @@ class IncidentExportQueryInput(ReportQueryInput):
     include_drills = serializers.BooleanField(
         required=False, default=False, help_text="Also list drills (excluded by default)."
     )
+
+
+# --- Output shapes (for the OpenAPI schema; the selectors build plain dicts) ----------------------
+
+
+class ReportDurationOutput(serializers.Serializer[Any]):
+    count = serializers.IntegerField()
+    mean_seconds = serializers.FloatField(allow_null=True)
+    p50_seconds = serializers.FloatField(allow_null=True)
+    p90_seconds = serializers.FloatField(allow_null=True)
+
+
+class ReportRefOutput(serializers.Serializer[Any]):
+    id = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_blank=True)
+
+
+class ReportSeverityRefOutput(ReportRefOutput):
+    rank = serializers.IntegerField()
+
+
+class ReportIncidentCountsOutput(serializers.Serializer[Any]):
+    opened = serializers.IntegerField()
+    declared = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+
+
+class ReportTypeCountsOutput(ReportIncidentCountsOutput):
+    crisis_type = ReportRefOutput()
+
+
+class ReportSeverityCountsOutput(ReportIncidentCountsOutput):
+    severity = ReportSeverityRefOutput()
+
+
+class ReportMatrixCountsOutput(ReportIncidentCountsOutput):
+    crisis_type = ReportRefOutput()
+    severity = ReportSeverityRefOutput()
+
+
+class ReportIncidentsOutput(serializers.Serializer[Any]):
+    total = ReportIncidentCountsOutput()
+    by_crisis_type = ReportTypeCountsOutput(many=True)
+    by_severity = ReportSeverityCountsOutput(many=True)
+    by_crisis_type_and_severity = ReportMatrixCountsOutput(many=True)
+
+
+class ReportCadenceOutput(serializers.Serializer[Any]):
+    updates = serializers.IntegerField()
+    with_deadline = serializers.IntegerField()
+    on_time = serializers.IntegerField()
+    late = serializers.IntegerField()
+    adherence = serializers.FloatField(allow_null=True)
+    lapses_announced = serializers.IntegerField()
+
+
+class ReportResponseOutput(serializers.Serializer[Any]):
+    incidents = serializers.IntegerField()
+    mtta = ReportDurationOutput()
+    mttr = ReportDurationOutput()
+    time_to_first_public_statement = ReportDurationOutput()
+    public_update_cadence = ReportCadenceOutput()
+
+
+class ReportApprovalStepOutput(ReportDurationOutput):
+    policy = ReportRefOutput()
+    step = serializers.IntegerField(help_text="0 is the first step.")
+    step_name = serializers.CharField(allow_blank=True)
+
+
+class ReportApprovalsOutput(serializers.Serializer[Any]):
+    steps = ReportApprovalStepOutput(many=True)
+
+
+class ReportSlaOutput(serializers.Serializer[Any]):
+    met = serializers.IntegerField()
+    breached = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    compliance = serializers.FloatField(allow_null=True)
+
+
+class ReportCasesOutput(serializers.Serializer[Any]):
+    backlog_at_end = serializers.IntegerField()
+    open_now = serializers.IntegerField()
+    opened = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    first_response = ReportDurationOutput()
+    sla = ReportSlaOutput()
+
+
+class ReportRulePrecisionOutput(serializers.Serializer[Any]):
+    rule = ReportRefOutput()
+    signals = serializers.IntegerField()
+    confirmed = serializers.IntegerField()
+    false_positive = serializers.IntegerField()
+    dismissed_other = serializers.IntegerField()
+    untriaged = serializers.IntegerField()
+    precision = serializers.FloatField(allow_null=True)
+
+
+class ReportSignalsOutput(serializers.Serializer[Any]):
+    rules = ReportRulePrecisionOutput(many=True)
+
+
+class ReportIncidentRefOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    reference = serializers.CharField()
+
+
+class ReportRecoveryItemOutput(serializers.Serializer[Any]):
+    incident = ReportIncidentRefOutput()
+    rule_name = serializers.CharField()
+    baseline_negative_share = serializers.FloatField()
+    window_seconds = serializers.IntegerField()
+    recovery_seconds = serializers.FloatField(allow_null=True)
+
+
+class ReportRecoveryOutput(serializers.Serializer[Any]):
+    declared_incidents = serializers.IntegerField()
+    with_signal = serializers.IntegerField()
+    without_baseline = serializers.IntegerField()
+    measured = serializers.IntegerField()
+    recovered = serializers.IntegerField()
+    not_recovered = serializers.IntegerField()
+    recovery = ReportDurationOutput()
+    incidents = ReportRecoveryItemOutput(many=True)
+
+
+class ReportDayOutput(serializers.Serializer[Any]):
+    day = serializers.DateField()
+    mentions = serializers.IntegerField()
+    negative = serializers.IntegerField()
+    neutral = serializers.IntegerField()
+    positive = serializers.IntegerField()
+    negative_share = serializers.FloatField(allow_null=True)
+    mean_sentiment = serializers.FloatField(allow_null=True)
+
+
+class ReportMentionsOutput(serializers.Serializer[Any]):
+    days = ReportDayOutput(many=True)
+
+
+class ReportOutput(serializers.Serializer[Any]):
+    incidents = ReportIncidentsOutput()
+    response = ReportResponseOutput()
+    approvals = ReportApprovalsOutput()
+    cases = ReportCasesOutput()
+    signals = ReportSignalsOutput()
+    sentiment_recovery = ReportRecoveryOutput()
+    mentions = ReportMentionsOutput()
+
+
+SECTION_OUTPUTS: dict[str, type[serializers.Serializer[Any]]] = {
+    "incidents": ReportIncidentsOutput,
+    "response": ReportResponseOutput,
+    "approvals": ReportApprovalsOutput,
+    "cases": ReportCasesOutput,
+    "signals": ReportSignalsOutput,
+    "sentiment-recovery": ReportRecoveryOutput,
+    "mentions": ReportMentionsOutput,
+}

@@ -28,6 +28,7 @@ from monitoring.models import Case, DetectionRule, Mention, Signal, Source
 from notifications.models import Notification
 from organisations.events import Actor
 from organisations.models import Organisation, Role, User
+from reports.serializers import ReportOutput
 from tests.factories import (
     make_contact_method,
     make_event,
@@ -404,3 +405,5 @@ def test_whole_report_has_every_section(history: dict[str, Any], owner: APIClien
         "mentions",
     }
     assert body["response"]["incidents"] == 2
+    shape = ReportOutput(data=body)  # the documented schema is what the endpoint returns
+    assert shape.is_valid(), shape.errors
