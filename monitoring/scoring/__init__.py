@@ -32,7 +32,7 @@ __all__ = [
     "warm",
 ]
 
-ENGINE_VERSION = "2026.11.1"
+ENGINE_VERSION = "2026.11.2"
 
 # Sentiment labels: compound at or beyond these bounds is positive / negative.
 POSITIVE_THRESHOLD = 0.2

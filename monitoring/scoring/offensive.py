@@ -218,14 +218,14 @@ def find_spans(
     """Every offensive span with its weight, leftmost first, non-overlapping; `tokens`, when
     given, are `tokenize(text)`'s."""
     found: list[tuple[Span, float]] = []
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 where a span already lies: overlap checks stay linear
 
     def add(start: int, end: int, entry: Entry, rule: str) -> None:
         if not _accept(entry, language):
             return
-        if any(s < end and start < e for s, e in taken):
+        if taken.find(1, start, end) != -1:
             return
-        taken.append((start, end))
+        taken[start:end] = b"\x01" * (end - start)
         found.append((Span(start, end, text[start:end], entry.category, rule), entry.weight))
 
     # Obfuscated chunks first: they cover several word tokens ("k.u.r.w.a" is five).
@@ -260,12 +260,12 @@ def find_spans(
         if j - i >= 3:
             letters = "".join(t.folded for t in tokens[i:j])
             hit = _lookup(letters)
-            first = i
+            first, last = i, j - 1
             if hit is None and (match := _ROOT_RE.search(letters)) is not None:
-                # Letters before the root belong to other words ("a f u c k" is "a" + "fuck").
-                hit, first = _root(match.group()), i + match.start()
+                # The span is the root's letters: "a f u c k i t" holds "f u c k".
+                hit, first, last = _root(match.group()), i + match.start(), i + match.end() - 1
             if hit is not None:
-                add(tokens[first].start, tokens[j - 1].end, hit[0], f"{hit[1]}+spaced")
+                add(tokens[first].start, tokens[last].end, hit[0], f"{hit[1]}+spaced")
         i = max(j, i + 1)
 
     memo = _WORDS

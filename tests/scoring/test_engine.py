@@ -55,6 +55,15 @@ def test_negation_flips_sign(plain: str, negated: str) -> None:
     assert any(m.startswith("negation:") for m in modifiers)
 
 
+def test_negation_stops_at_clause_punctuation() -> None:
+    # "nie" negates "polecam" only; "porażka" after the comma stays negative.
+    contributions = one("Nie polecam, totalna porażka").explanation["sentiment"]["contributions"]
+    modifiers = {c["token"]: c["modifiers"] for c in contributions}
+    assert modifiers["polecam"] == ["negation:Nie"]
+    assert modifiers["porażka"] == []
+    assert one("Nie polecam, totalna porażka").sentiment_label == "negative"
+
+
 @pytest.mark.parametrize(
     ("plain", "boosted"),
     [("The support was bad", "The support was extremely bad"), ("Zły serwis", "Bardzo zły serwis")],
@@ -105,6 +114,7 @@ def test_language_hint_overrides_detection() -> None:
         ("pierdolę to", "pierdolę"),
         ("spierdalaj stąd", "spierdalaj"),
         ("what the f u c k is this", "f u c k"),
+        ("a f u c k i t moment", "f u c k"),
         ("this is bullsh1t", "bullsh1t"),
         ("what the FUUUCK", "FUUUCK"),
     ],
