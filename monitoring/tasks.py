@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_process_init
 
+from monitoring.scoring import warm
 from monitoring.services import source_poll, sources_claim_due
 from monitoring.services.polling import source_lease_release
 
 logger = logging.getLogger(__name__)
 SWEEP_LIMIT = 200
+
+
+@worker_process_init.connect
+def _warm_scoring(**kwargs: Any) -> None:
+    """Load the scoring engine's Polish dictionary when a worker process starts (seconds),
+    not inside the first poll."""
+    warm()
 
 
 def source_poll_enqueue(source_id: str, token: str) -> None:
