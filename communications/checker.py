@@ -327,9 +327,9 @@ _CAPS_WORD = re.compile(r"\b[^\W\d_a-z]{2,}\b")
 # --- the rules -----------------------------------------------------------------------------------
 
 
-def _lexicon_findings(field: str, text: str, language: str) -> list[Finding]:
+def _lexicon_findings(field: str, toks: Sequence[_Token], language: str) -> list[Finding]:
     out: list[Finding] = []
-    for token in tokens(text):
+    for token in toks:
         if token.raw != token.raw.replace(" ", ""):  # spelled out letter by letter: ask the engine
             for span, weight in find_spans(token.key, language):
                 if weight >= WARN_WEIGHT:
@@ -441,10 +441,9 @@ def _shouting_findings(field: str, text: str) -> list[Finding]:
 
 
 def _banned_findings(
-    field: str, text: str, language: str, banned: Sequence[Banned]
+    field: str, text: str, toks: Sequence[_Token], language: str, banned: Sequence[Banned]
 ) -> list[Finding]:
     out: list[Finding] = []
-    toks = tokens(text)
     for term in banned:
         if term.language and term.language != language:
             continue
@@ -546,10 +545,12 @@ def check_texts(
     fields = [(name, text) for name, text in fields if text]
     for name, text in fields:
         findings += _offensive_findings(name, text, language)
-        findings += _lexicon_findings(name, text, language)
+        toks = tokens(text)
+        findings += _lexicon_findings(name, toks, language)
         findings += _phrase_findings(name, text, language)
         findings += _shouting_findings(name, text)
-        findings += _banned_findings(name, text, language, banned)
+        if banned:
+            findings += _banned_findings(name, text, toks, language, banned)
         findings += _personal_data_findings(name, text, public)
     all_folded = [(name, fold_with_map(text)[0]) for name, text in fields]
     for needed, patterns, what in (

@@ -18,6 +18,7 @@ from communications.models import (
     Message,
     MessageTemplate,
     StatusPage,
+    StatusUpdate,
 )
 from incidents.models import CrisisType, Incident, RoleAssignment, Severity, Task
 from incidents.services.config import incident_config_seed
@@ -319,6 +320,22 @@ def make_status_page(organisation: Organisation) -> StatusPage:
     return StatusPage.all_tenants.get_or_create(organisation=organisation)[0]
 
 
+def make_status_update(organisation: Organisation) -> StatusUpdate:
+    """A published status-page update: drafted, approved by another member, delivered."""
+    from communications import services as comms
+
+    author = make_membership(organisation, Role.COMMS_LEAD).user
+    approver = make_membership(organisation, Role.APPROVER).user
+    message = make_message(organisation)
+    comms.message_submit(message=message, actor=Actor.of_user(author))
+    comms.message_approve(
+        message=message, actor=Actor.of_user(approver), user=approver, role=Role.APPROVER
+    )
+    comms.message_publish(message=message, actor=Actor.system("tests"))
+    comms.message_deliver(message_id=message.pk)
+    return StatusUpdate.all_tenants.get(message=message)
+
+
 DEMO_STEPS: list[dict[str, Any]] = DATA_BREACH_PLAN["steps"][:2]
 
 
@@ -482,6 +499,7 @@ TENANT_OBJECT_MAKERS: dict[type[models.Model], Callable[[Organisation], models.M
     ChannelAccount: make_channel_account,
     BannedTerm: make_banned_term,
     StatusPage: make_status_page,
+    StatusUpdate: make_status_update,
     Playbook: make_playbook,
     PlaybookVersion: make_playbook_version,  # admin only
     PlaybookRun: make_run,

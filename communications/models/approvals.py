@@ -67,6 +67,9 @@ class ApprovalDecision(TenantModel):
     approver = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     decision = models.CharField(max_length=16, choices=Decision.choices)
     content_hash = models.CharField(max_length=64)
+    round_started_at = models.DateTimeField(
+        help_text="The submission this decision belongs to (a new submission starts a round)."
+    )
     capacity = models.JSONField(default=list, help_text="The roles this approval counted for.")
     comment = models.TextField(blank=True)
     decided_at = models.DateTimeField(default=timezone.now)
@@ -76,7 +79,7 @@ class ApprovalDecision(TenantModel):
         ordering = ("decided_at", "id")
         constraints = (
             models.UniqueConstraint(
-                fields=("message", "content_hash", "step", "approver"),
+                fields=("message", "round_started_at", "content_hash", "step", "approver"),
                 condition=models.Q(decision="approve"),
                 name="decision_one_approval_each",
             ),

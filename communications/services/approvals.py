@@ -234,17 +234,17 @@ def capacities(
 
 
 def valid_approvals(message: Message, now: datetime | None = None) -> list[ApprovalDecision]:
-    """Approvals that still count: given to the current hash and not expired."""
+    """Approvals that still count: given to the current hash, in the current review round
+    (a rejection or a request for changes ends a round), and not expired."""
     now = now or timezone.now()
-    return list(
-        ApprovalDecision.all_tenants.filter(
-            message=message,
-            decision=ApprovalDecision.Decision.APPROVE,
-            content_hash=message.content_hash,
-        )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .select_related("approver")
-    )
+    approvals = ApprovalDecision.all_tenants.filter(
+        message=message,
+        decision=ApprovalDecision.Decision.APPROVE,
+        content_hash=message.content_hash,
+    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    if message.submitted_at is not None:
+        approvals = approvals.filter(round_started_at=message.submitted_at)
+    return list(approvals.select_related("approver"))
 
 
 def step_complete(step: dict[str, Any], approvals: Sequence[ApprovalDecision]) -> bool:
@@ -320,6 +320,7 @@ def message_approve(
     message = lock(message)
     check_version(message, expected_version)
     require_status(message, "approve", S.IN_REVIEW)
+    assert message.submitted_at is not None  # set by every submission
     if content_hash_of(message) != message.content_hash:  # defence in depth: stored hash drifted
         raise ConflictError("The message's content changed; resubmit it.")
     check = latest_check(message)
@@ -342,6 +343,7 @@ def message_approve(
                 approver=user,
                 decision=ApprovalDecision.Decision.APPROVE,
                 content_hash=message.content_hash,
+                round_started_at=message.submitted_at,
                 capacity=held,
                 comment=comment,
                 decided_at=now,
@@ -428,6 +430,7 @@ def _decide_against(
     message = lock(message)
     check_version(message, expected_version)
     require_status(message, decision.replace("_", " "), S.IN_REVIEW)
+    assert message.submitted_at is not None  # set by every submission
     if not reason.strip():
         raise DomainError("Say why, so the author knows what to change.")
     user, index, _ = _decider(message, user, role)
@@ -439,6 +442,7 @@ def _decide_against(
         approver=user,
         decision=decision,
         content_hash=message.content_hash,
+        round_started_at=message.submitted_at,
         comment=reason,
         decided_at=now,
     )

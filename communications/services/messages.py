@@ -23,6 +23,7 @@ from communications.models import (
 )
 from communications.services.approvals import latest_check, policy_snapshot
 from communications.services.common import (
+    HASHED_FIELDS,
     S,
     check_version,
     content_hash_of,
@@ -38,18 +39,7 @@ from monitoring.models import Case
 from organisations.events import Actor
 from organisations.models import Organisation, User
 
-CONTENT_FIELDS = (
-    "kind",
-    "language",
-    "title",
-    "body",
-    "renditions",
-    "channels",
-    "status_label",
-    "recipients",
-    "reply_to",
-    "incident",
-)
+CONTENT_FIELDS = (*HASHED_FIELDS, "incident")  # what a create or an edit may set
 OTHER_FIELDS = ("publish_on_approval",)
 EDITABLE = (S.DRAFT, S.IN_REVIEW, S.CHANGES_REQUESTED, S.REJECTED, S.APPROVED, S.SCHEDULED)
 
@@ -191,13 +181,31 @@ def run_check(message: Message, actor: Actor) -> ContentCheck:
         require_apology=bool(snapshot.get("require_apology")),
         require_next_step=bool(snapshot.get("require_next_step")),
     )
+    result = checker.result_of(findings)
+    # An admin's override holds for the text it was given to: re-checking the same text with
+    # the same engine and the same findings keeps it (a new finding needs a new decision).
+    previous = (
+        ContentCheck.all_tenants.filter(
+            message=message,
+            content_hash=message.content_hash,
+            engine_version=checker.ENGINE_VERSION,
+            overridden_at__isnull=False,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    findings_data = [f.as_dict() for f in findings]
+    carried = previous is not None and previous.findings == findings_data
     check = ContentCheck.all_tenants.create(
         organisation_id=message.organisation_id,
         message=message,
         content_hash=message.content_hash,
         engine_version=checker.ENGINE_VERSION,
-        result=checker.result_of(findings),
-        findings=[f.as_dict() for f in findings],
+        result=result,
+        findings=findings_data,
+        overridden_by_id=previous.overridden_by_id if carried and previous else None,
+        overridden_at=previous.overridden_at if carried and previous else None,
+        override_reason=previous.override_reason if carried and previous else "",
     )
     record(
         message,

@@ -21,36 +21,22 @@ from communications.models import (
     StatusUpdate,
 )
 from organisations.models import Event, Organisation
-from tests.communications.helpers import deliver
-from tests.communications.test_publishing import approved
 from tests.factories import TENANT_OBJECT_MAKERS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unscoped")]
 
 
-def make_status_update(organisation: Organisation) -> StatusUpdate:
-    from communications import services
-    from organisations.events import Actor
-
-    message = approved(organisation, channels=["status_page"], status_label="investigating")
-    services.message_publish(message=message, actor=Actor.system())
-    deliver(message)
-    return StatusUpdate.all_tenants.get(message=message)
-
-
+MODELS = (
+    MessageTemplate,
+    Message,
+    ApprovalPolicy,
+    ChannelAccount,
+    BannedTerm,
+    StatusPage,
+    StatusUpdate,
+)
 MAKERS: dict[type[Model], Callable[[Organisation], Model]] = {
-    **{
-        model: TENANT_OBJECT_MAKERS[model]
-        for model in (
-            MessageTemplate,
-            Message,
-            ApprovalPolicy,
-            ChannelAccount,
-            BannedTerm,
-            StatusPage,
-        )
-    },
-    StatusUpdate: make_status_update,
+    model: TENANT_OBJECT_MAKERS[model] for model in MODELS
 }
 
 

@@ -148,6 +148,33 @@ def test_a_blocking_check_stops_approval_until_an_admin_overrides(
     assert act(approver, message, "approve").json()["status"] == "approved"
 
 
+def test_an_override_holds_when_the_same_text_is_checked_again(
+    org: Organisation, author: APIClient, approver: APIClient, admin: APIClient
+) -> None:
+    message = draft(author, body="We are sorry. It was user error; we will update you by 15:00.")
+    act(author, message, "submit")
+    post(admin, message_url(message, "override-check"), {"reason": "Agreed with the customer."})
+    again = post(author, message_url(message, "check")).json()
+    assert again["result"] == "block"
+    assert again["override_reason"] == "Agreed with the customer."
+    assert act(approver, message, "approve").json()["status"] == "approved"
+
+
+def test_a_new_review_round_needs_new_approvals(
+    org: Organisation, author: APIClient, admin: APIClient, member_client: Callable[..., APIClient]
+) -> None:
+    _policy(admin, name="Two", steps=[{"roles": ["approver"]}, {"roles": ["crisis_manager"]}])
+    first, manager = member_client(org, Role.APPROVER), member_client(org, Role.CRISIS_MANAGER)
+    message = draft(author)
+    act(author, message, "submit")
+    assert act(first, message, "approve").json()["status"] == "in_review"
+    act(manager, message, "reject", {"reason": "Wait for legal."})
+    resubmitted = act(author, message, "submit").json()
+    assert resubmitted["approval"]["current_step"] == 0  # the earlier approval does not carry
+    assert act(first, message, "approve").json()["status"] == "in_review"
+    assert act(manager, message, "approve").json()["status"] == "approved"
+
+
 def test_check_on_demand_records_a_check(org: Organisation, author: APIClient) -> None:
     message = draft(author, body="WE ARE VERY SORRY ABOUT THIS!!! We will update you soon.")
     response = post(author, message_url(message, "check"))
