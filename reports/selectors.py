@@ -270,6 +270,7 @@ APPROVALS_SQL = f"""
         SELECT d.message_id, d.step, max(d.decided_at) AS done_at
         FROM {T["decision"]} d JOIN msg ON msg.id = d.message_id
         WHERE d.decision = 'approve' AND d.content_hash = msg.approved_hash
+          AND d.round_started_at = msg.submitted_at
         GROUP BY d.message_id, d.step
     ),
     timed AS (

@@ -92,6 +92,7 @@ def _message(
             approver=approver_user,
             decision="approve",
             content_hash=content_hash,
+            round_started_at=submitted_at,
             decided_at=when,
         )
     return message
@@ -189,12 +190,22 @@ def history(org: Organisation, clock: time_machine.Traveller, unscoped: None) ->
     _transition(b, "resolve")
 
     approver = make_membership(org, Role.APPROVER).user
-    _message(
+    first = _message(
         org,
         a,
         T0,
         [(0, at(minutes=10), "h2"), (1, at(minutes=15), "h2"), (1, at(minutes=40), "h2")],
         approver,
+    )
+    ApprovalDecision.all_tenants.create(  # of an earlier review round: never counts
+        organisation=org,
+        message=first,
+        step=1,
+        approver=make_membership(org, Role.APPROVER).user,
+        decision="approve",
+        content_hash="h2",
+        round_started_at=at(hours=-1),
+        decided_at=at(minutes=50),
     )
     _message(
         org,
@@ -327,7 +338,8 @@ def test_approval_cycle_time_per_policy_step(history: dict[str, Any], owner: API
         (0, "Legal", 2),
         (1, "Executive", 2),
     ]
-    # Step 1 starts at submission: 10 min and 30 min (the approval of the old text is void).
+    # Step 1 starts at submission: 10 min and 30 min (approvals of the old text or of an
+    # earlier round are void).
     assert (steps[0]["mean_seconds"], steps[0]["p50_seconds"], steps[0]["p90_seconds"]) == (
         1200.0,
         1200.0,

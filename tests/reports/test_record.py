@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from communications.models import ApprovalDecision, Message
@@ -46,6 +47,7 @@ def _grow(org: Organisation, incident: Incident, n: int) -> None:
             approver=approver,
             decision="approve",
             content_hash=f"h{i}",
+            round_started_at=timezone.now(),
         )
         signal = make_signal(org)
         Signal.all_tenants.filter(pk=signal.pk).update(incident=incident, status="linked")
