@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "playbooks",
     "communications",
     "notifications",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -164,6 +165,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "communications-requeue": {"task": "communications.requeue_publishing", "schedule": 120.0},
     "communications-retry": {"task": "communications.retry_failed", "schedule": 60.0},
     "monitoring-poll-due": {"task": "monitoring.poll_due", "schedule": 15.0},
+    "retention-purge-mentions": {"task": "retention.purge_mentions", "schedule": 900.0},
 }
 if ENVIRONMENT == "development":  # `make run`: the demo wave's replay (manage.py demo_wave)
     CELERY_BEAT_SCHEDULE["monitoring-demo-replay"] = {

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from monitoring import services
 from monitoring.models import Mention, Source, WatchTerm
+from monitoring.services.retention import author_erase
 from organisations.admin import ReadOnlyAdminMixin, _actor, _may_change
 
 if TYPE_CHECKING:
@@ -122,8 +123,38 @@ class MentionAdmin(ReadOnlyAdminMixin, _MentionAdminBase):
     date_hierarchy = "posted_at"
     show_full_result_count = False  # no COUNT(*) over millions of rows
 
+    actions = ("erase_authors",)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Mention]:
         return Mention.all_tenants.select_related("source")
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        opts = Mention._meta
+        return request.user.has_perm(f"{opts.app_label}.delete_{opts.model_name}")
+
+    @admin.action(
+        description="Erase everything about the authors of the selected mentions",
+        permissions=["erase"],
+    )
+    def erase_authors(self, request: HttpRequest, queryset: QuerySet[Mention]) -> None:
+        """A data-subject request: each selected mention's author (by platform and id, else
+        handle) loses every mention and case; the event log keeps counts and a keyed hash."""
+        actor = _actor(request)
+        authors = {
+            (m.organisation, m.source.kind, m.author_id or m.author_handle)
+            for m in queryset.select_related("organisation", "source")
+            if m.author_id or m.author_handle
+        }
+        mentions = cases = 0
+        for organisation, platform, author in sorted(authors, key=lambda a: (str(a[0].pk), a[1:])):
+            erased = author_erase(
+                organisation=organisation, platform=platform, author=author, actor=actor
+            )
+            mentions, cases = mentions + erased.mentions, cases + erased.cases
+        messages.success(
+            request,
+            f"Erased {len(authors)} author(s): {mentions} mention(s), {cases} case(s).",
+        )
 
 
 from monitoring import admin_detection  # noqa: E402, F401 - rules, signals and cases

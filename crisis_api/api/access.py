@@ -44,6 +44,7 @@ API_KEY_SCOPES: dict[str, str] = {
     "detection:write": "Manage detection rules; triage signals (escalate, link, dismiss, snooze).",
     "cases:read": "Read complaint cases and their mentions.",
     "cases:write": "Work complaint cases: assign, respond, resolve, close, link to incidents.",
+    "reports:read": "Read organisation reports and exports, and incidents' full records.",
 }
 
 

@@ -52,6 +52,7 @@ def build_router() -> V1Router:
     from notifications import views as notifications
     from organisations import views as organisations
     from playbooks import views as playbooks
+    from reports import views as reports
 
     router = V1Router()
     router.register("orgs", organisations.OrganisationViewSet, "organisations")
@@ -99,6 +100,8 @@ def build_router() -> V1Router:
     router.register_tenant("sources", monitoring.SourceViewSet, "sources")
     router.register_tenant("watch-terms", monitoring.WatchTermViewSet, "watch-terms")
     router.register_tenant("mentions", monitoring.MentionViewSet, "mentions")
+    router.register_tenant("reports", reports.ReportViewSet, "reports")
+    router.register_tenant("incidents", reports.IncidentRecordViewSet, "incident-records")
     return router
 
 

@@ -23,6 +23,9 @@ def incident_public_update_record(
     """
     incident = lock(incident)
     at = published_at or monotonic_now(incident)
+    # The deadline this update answered (None while in triage: no cadence runs yet); reports
+    # compute cadence adherence from `on_time`.
+    due_at = incident.next_public_update_due_at
     incident.last_public_update_at = at
     fields = ["last_public_update_at"]
     if incident.status in DECLARED_STATUSES:
@@ -33,7 +36,12 @@ def incident_public_update_record(
         incident,
         actor,
         "incident.public_update_recorded",
-        {"published_at": at, "next_due_at": incident.next_public_update_due_at},
+        {
+            "published_at": at,
+            "next_due_at": incident.next_public_update_due_at,
+            "due_at": due_at,
+            "on_time": None if due_at is None else at <= due_at,
+        },
     )
     return incident
 

@@ -68,7 +68,7 @@ def test_api_key_scope_matrix(
 
 def test_anonymous_calls_get_401_with_a_challenge(org: Organisation) -> None:
     for op in v1_operations():
-        cache.clear()  # more routes than the anonymous rate allows per minute from one address
+        cache.clear()  # the walk alone makes more anonymous calls than the per-address rate
         response = call(APIClient(), op, op.url(org.slug, uuid.uuid4()))
         assert response.status_code == 401, f"{op}: {response.status_code}"
         assert response["WWW-Authenticate"].startswith("Bearer")

@@ -153,6 +153,8 @@ def test_a_public_update_moves_the_due_time_and_a_later_lapse_is_announced_again
     assert stored.next_public_update_due_at == T0 + timedelta(minutes=75)
     [recorded] = events_of(incident, "incident.public_update_recorded")
     assert recorded.payload["next_due_at"] == "2030-01-15T09:15:00Z"
+    assert recorded.payload["due_at"] == "2030-01-15T08:30:00Z"
+    assert recorded.payload["on_time"] is False  # 15 minutes late
     assert services.public_update_overdue_sweep(now=T0 + timedelta(minutes=60)) == 0
     assert services.public_update_overdue_sweep(now=T0 + timedelta(minutes=80)) == 1
     assert services.public_update_overdue_sweep(now=T0 + timedelta(minutes=90)) == 0
