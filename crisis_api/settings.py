@@ -353,7 +353,7 @@ LOGGING: dict[str, Any] = {
         # One line per task received/succeeded and per beat tick drowns everything else; task
         # outcomes are counted on /metrics and failures still log at ERROR.
         **{
-            name: {"level": env.str("CELERY_LOG_LEVEL", default="WARNING")}
+            name: {"level": env.str("LOG_LEVEL_CELERY", default="WARNING")}
             for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
         },
     },
