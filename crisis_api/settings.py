@@ -256,6 +256,9 @@ STORAGES = {
 
 # --- REST framework -----------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
+    # No OPTIONS metadata: the OpenAPI schema describes every endpoint (CORS preflights are
+    # answered by the CORS middleware before any view), so OPTIONS on a view is a 405 problem.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "organisations.authentication.BearerAuthentication",
         "organisations.authentication.SessionAuthentication",

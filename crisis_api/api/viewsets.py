@@ -59,7 +59,9 @@ class DeclaredAccessPermission(BasePermission):
         resolve = getattr(view, "resolve_tenant", None)
         if resolve is not None:
             resolve(request)
-        access: Access = view.access[action]  # type: ignore[attr-defined]
+        access: Access | None = view.access.get(action)  # type: ignore[attr-defined]
+        if access is None:  # e.g. OPTIONS ("metadata"), which no viewset serves: a 405
+            return True
         role = view.membership.role if getattr(view, "membership", None) else None  # type: ignore[attr-defined]
         api_key = request.auth if isinstance(request.auth, ApiKey) else None
         if resolve is None and api_key is None:

@@ -103,3 +103,15 @@ def test_unknown_roles_and_scopes_are_refused() -> None:
         allow({"superhero"})
     with pytest.raises(ImproperlyConfigured):
         allow(ADMINS, "everything:write")
+
+
+def test_options_on_every_route_is_a_405_problem(
+    org: Organisation, member_client: Callable[..., APIClient]
+) -> None:
+    """No OPTIONS metadata (the OpenAPI schema documents the API); never a 500, for any role."""
+    owner = member_client(org, Role.OWNER)
+    paths = sorted({op.url(org.slug, uuid.uuid4()) for op in v1_operations()})
+    for path in paths:
+        response = owner.options(path, HTTP_IDEMPOTENCY_KEY=f"options-{uuid.uuid4()}")
+        assert response.status_code in (404, 405), f"OPTIONS {path}: {response.status_code}"
+        assert response["Content-Type"] == "application/problem+json", path
