@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from communications.models import Channel, Language, Message, MessageKind, MessageTemplate
-from crisis_api.api.filters import TenantModelChoiceFilter
+from crisis_api.api.filters import TenantModelChoiceFilter, UtcIsoDateTimeFilter
 from incidents.filters import VisibleIncidentFilter
 from monitoring.models import Case
 
@@ -17,8 +17,8 @@ class MessageFilter(django_filters.FilterSet):
     incident = VisibleIncidentFilter(field_name="incident")
     case = TenantModelChoiceFilter(Case, field_name="case")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, method="filter_channel")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="search", help_text="Text in title or body.")
 
     class Meta:

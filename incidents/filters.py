@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from crisis_api.api.filters import TenantModelChoiceFilter
+from crisis_api.api.filters import TenantModelChoiceFilter, UtcIsoDateTimeFilter
 from incidents.models import CrisisType, Incident, Severity, Task
 from incidents.selectors import incident_visible
 from organisations.models import Membership
@@ -46,8 +46,8 @@ class IncidentFilter(django_filters.FilterSet):
     commander = MemberFilter(field_name="commander")
     is_drill = django_filters.BooleanFilter()
     visibility = django_filters.ChoiceFilter(choices=Incident.Visibility.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="search", help_text="Text in title or summary.")
 
     class Meta:

@@ -5,7 +5,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 
-from crisis_api.api.filters import TenantModelChoiceFilter
+from crisis_api.api.filters import TenantModelChoiceFilter, UtcIsoDateTimeFilter
 from incidents.filters import MemberFilter
 from monitoring.filters_detection import MentionIncidentFilter
 from monitoring.models import Case, Mention, Source, WatchTerm
@@ -24,8 +24,8 @@ class MentionFilter(django_filters.FilterSet):
     assignee = MemberFilter(field_name="assignee")
     case = TenantModelChoiceFilter(Case, field_name="case")
     incident = MentionIncidentFilter(field_name="incident")
-    posted_after = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="gte")
-    posted_before = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="lt")
+    posted_after = UtcIsoDateTimeFilter(field_name="posted_at", lookup_expr="gte")
+    posted_before = UtcIsoDateTimeFilter(field_name="posted_at", lookup_expr="lt")
     q = django_filters.CharFilter(
         method="search", max_length=200, help_text="Text in the post (case-insensitive)."
     )

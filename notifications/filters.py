@@ -2,7 +2,7 @@
 
 import django_filters
 
-from crisis_api.api.filters import TenantModelChoiceFilter
+from crisis_api.api.filters import TenantModelChoiceFilter, UtcIsoDateTimeFilter
 from notifications.models import WebhookEndpoint, WebhookMessage
 
 
@@ -10,8 +10,8 @@ class WebhookMessageFilter(django_filters.FilterSet):
     endpoint = TenantModelChoiceFilter(WebhookEndpoint, field_name="endpoint")
     status = django_filters.MultipleChoiceFilter(choices=WebhookMessage.Status.choices)
     event_type = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = WebhookMessage

@@ -5,6 +5,7 @@ from typing import Any
 import django_filters
 from django.db.models import QuerySet
 
+from crisis_api.api.filters import UtcIsoDateTimeFilter
 from organisations.models import Event, Invitation, Membership, Role
 
 
@@ -31,8 +32,8 @@ class EventFilter(django_filters.FilterSet):
     subject_id = django_filters.CharFilter()
     actor_type = django_filters.ChoiceFilter(choices=Event.ActorType.choices)
     actor_id = django_filters.CharFilter()
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Event

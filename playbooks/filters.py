@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from crisis_api.api.filters import TenantModelChoiceFilter
+from crisis_api.api.filters import TenantModelChoiceFilter, UtcIsoDateTimeFilter
 from incidents.filters import MemberFilter, VisibleIncidentFilter
 from incidents.models import IncidentRole
 from playbooks.models import Drill, Playbook, PlaybookRun, TrainingRecord
@@ -16,9 +16,7 @@ class PlaybookFilter(django_filters.FilterSet):
     )
     owner = MemberFilter(field_name="owner")
     auto_start = django_filters.BooleanFilter()
-    review_due_before = django_filters.IsoDateTimeFilter(
-        field_name="next_review_at", lookup_expr="lt"
-    )
+    review_due_before = UtcIsoDateTimeFilter(field_name="next_review_at", lookup_expr="lt")
 
     class Meta:
         model = Playbook
@@ -40,12 +38,8 @@ class RunFilter(django_filters.FilterSet):
 class DrillFilter(django_filters.FilterSet):
     playbook = TenantModelChoiceFilter(Playbook, field_name="playbook")
     status = django_filters.MultipleChoiceFilter(choices=Drill.Status.choices)
-    scheduled_after = django_filters.IsoDateTimeFilter(
-        field_name="scheduled_for", lookup_expr="gte"
-    )
-    scheduled_before = django_filters.IsoDateTimeFilter(
-        field_name="scheduled_for", lookup_expr="lt"
-    )
+    scheduled_after = UtcIsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
+    scheduled_before = UtcIsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
 
     class Meta:
         model = Drill

@@ -3,6 +3,7 @@ organisation only, and a foreign or unknown id answers 404 like a foreign object
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -10,6 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import NotFound
 
 
@@ -46,3 +48,23 @@ class TenantModelChoiceFilter(django_filters.Filter):
     def apply(self, qs: QuerySet[Any], target: Any) -> QuerySet[Any]:
         """Narrow the queryset to `target` (subclasses follow links other than one column)."""
         return qs.filter(**{str(self.field_name): getattr(target, self.lookup)})
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 with any offset Python accepts, handed to the database in UTC: PostgreSQL refuses
+    offsets beyond ±15:59 (a 500 otherwise), and a value that leaves the calendar is a 400."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise DjangoValidationError("Enter a date/time within years 1 to 9999.") from exc
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """The project's date/time filter: ISO 8601, compared in UTC."""
+
+    field_class = UtcIsoDateTimeField

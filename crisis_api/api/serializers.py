@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, NotFound
+from rest_framework.fields import empty
 
 
 class StrictInput(serializers.Serializer[Any]):
@@ -17,6 +18,19 @@ class StrictInput(serializers.Serializer[Any]):
 
     A typo such as `{"rol": "admin"}` is a 400 naming the field, not a no-op success.
     """
+
+    def run_validation(self, data: Any = empty) -> Any:
+        """A nested input (a list item, a sub-object) is a whole object: its required fields hold
+        even inside a partial update, where DRF would otherwise skip them (every field checks
+        the root serializer's `partial`), letting an incomplete item through to the service."""
+        root = self.root
+        if self.parent is None or not getattr(root, "partial", False):
+            return super().run_validation(data)
+        root.partial = False
+        try:
+            return super().run_validation(data)
+        finally:
+            root.partial = True
 
     def to_internal_value(self, data: Any) -> Any:
         unknown: dict[str, list[Any]] = {}

@@ -338,3 +338,22 @@ def test_forbidden_role_is_403_problem(viewer: APIClient) -> None:
 def test_validation_runs_after_permission_checks(viewer: APIClient) -> None:
     """A caller who may not act learns nothing about what a valid body would be."""
     assert_problem(post_raw(viewer, b"{not json"), 403, "permission_denied")
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        ("7933-10-13T02:09:26-18:03", 200),  # an offset PostgreSQL itself would refuse
+        ("2026-11-26T10:00:00+14:00", 200),
+        ("9999-12-31T23:00:00-05:00", 400),  # beyond year 9999 once in UTC
+        ("not-a-date", 400),
+    ],
+)
+def test_date_time_filters_take_any_offset_and_never_fail(
+    org: Organisation, member_client: Callable[..., APIClient], value: str, status: int
+) -> None:
+    client = member_client(org, "admin")
+    response = client.get(f"/api/v1/orgs/{org.slug}/events/", {"occurred_before": value})
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert_problem(response, 400, "validation_error")

@@ -10,9 +10,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from crisis_api import health
+from crisis_api.api.serializers import StrictInput
 from crisis_api.api.throttling import CredentialRateThrottle
 from organisations.models import Organisation, Role
 from tests.factories import make_api_key, make_event, make_invitation, make_membership
@@ -163,3 +165,32 @@ def test_list_query_counts_do_not_grow_with_the_page(
             assert len(response.json()["results"]) == min(limit, expected)
         counts.append(len(captured))
     assert counts[0] == counts[1]
+
+
+class _Item(StrictInput):
+    label = serializers.CharField()
+    weight = serializers.IntegerField()
+
+
+class _Outer(StrictInput):
+    name = serializers.CharField()
+    items = serializers.ListField(child=_Item(), required=False)
+    steps = _Item(many=True, required=False)
+    extra = _Item(required=False)
+
+
+@pytest.mark.parametrize("field", ["items", "steps"])
+def test_a_partial_update_still_requires_every_field_of_a_nested_item(field: str) -> None:
+    data = _Outer(data={field: [{"label": "x"}]}, partial=True)
+    assert not data.is_valid()
+    assert "weight" in str(data.errors[field])
+    whole = _Outer(data={field: [{"label": "x", "weight": 1}]}, partial=True)
+    assert whole.is_valid(), whole.errors  # the root's own required `name` may be left out
+    assert whole.validated_data == {field: [{"label": "x", "weight": 1}]}
+    assert whole.partial  # restored after the nested validation
+
+
+def test_a_partial_update_still_requires_every_field_of_a_nested_object() -> None:
+    data = _Outer(data={"extra": {"weight": 2}}, partial=True)
+    assert not data.is_valid()
+    assert "label" in str(data.errors["extra"])
