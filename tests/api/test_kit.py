@@ -168,7 +168,7 @@ def test_list_query_counts_do_not_grow_with_the_page(
 
 
 class _Item(StrictInput):
-    label = serializers.CharField()
+    title = serializers.CharField()
     weight = serializers.IntegerField()
 
 
@@ -181,16 +181,16 @@ class _Outer(StrictInput):
 
 @pytest.mark.parametrize("field", ["items", "steps"])
 def test_a_partial_update_still_requires_every_field_of_a_nested_item(field: str) -> None:
-    data = _Outer(data={field: [{"label": "x"}]}, partial=True)
+    data = _Outer(data={field: [{"title": "x"}]}, partial=True)
     assert not data.is_valid()
     assert "weight" in str(data.errors[field])
-    whole = _Outer(data={field: [{"label": "x", "weight": 1}]}, partial=True)
+    whole = _Outer(data={field: [{"title": "x", "weight": 1}]}, partial=True)
     assert whole.is_valid(), whole.errors  # the root's own required `name` may be left out
-    assert whole.validated_data == {field: [{"label": "x", "weight": 1}]}
+    assert whole.validated_data == {field: [{"title": "x", "weight": 1}]}
     assert whole.partial  # restored after the nested validation
 
 
 def test_a_partial_update_still_requires_every_field_of_a_nested_object() -> None:
     data = _Outer(data={"extra": {"weight": 2}}, partial=True)
     assert not data.is_valid()
-    assert "label" in str(data.errors["extra"])
+    assert "title" in str(data.errors["extra"])
