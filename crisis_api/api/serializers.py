@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, NotFound
@@ -18,6 +19,15 @@ class StrictInput(serializers.Serializer[Any]):
 
     A typo such as `{"rol": "admin"}` is a 400 naming the field, not a no-op success.
     """
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """Integers are bounded to a 32-bit column unless the field says less: an unbounded
+        integer reaching PostgreSQL would be a DataError (a 500), not a 400."""
+        fields = super().get_fields()
+        for field in fields.values():
+            if isinstance(field, serializers.IntegerField):
+                _bound_integer(field)
+        return fields
 
     def run_validation(self, data: Any = empty) -> Any:
         """A nested input (a list item, a sub-object) is a whole object: its required fields hold
@@ -49,6 +59,20 @@ class StrictInput(serializers.Serializer[Any]):
         if unknown:
             raise serializers.ValidationError(unknown)
         return value
+
+
+INT32_MAX = 2**31 - 1
+
+
+def _bound_integer(field: serializers.IntegerField) -> None:
+    if field.max_value is None:
+        field.max_value = INT32_MAX
+        message = field.error_messages["max_value"].format(max_value=INT32_MAX)
+        field.validators.append(MaxValueValidator(INT32_MAX, message=message))
+    if field.min_value is None:
+        field.min_value = -INT32_MAX - 1
+        message = field.error_messages["min_value"].format(min_value=-INT32_MAX - 1)
+        field.validators.append(MinValueValidator(-INT32_MAX - 1, message=message))
 
 
 class TenantRelatedField(serializers.PrimaryKeyRelatedField[Any]):

@@ -194,3 +194,10 @@ def test_a_partial_update_still_requires_every_field_of_a_nested_object() -> Non
     data = _Outer(data={"extra": {"weight": 2}}, partial=True)
     assert not data.is_valid()
     assert "title" in str(data.errors["extra"])
+
+
+def test_input_integers_are_bounded_to_a_database_column() -> None:
+    data = _Outer(data={"name": "n", "items": [{"title": "x", "weight": 10**15}]})
+    assert not data.is_valid()
+    assert "2147483647" in str(data.errors["items"])
+    assert _Outer(data={"name": "n", "extra": {"title": "x", "weight": -(2**31)}}).is_valid()
