@@ -44,10 +44,13 @@ import socket
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
 import requests
 from django.conf import settings
+from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from requests.utils import select_proxy
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -488,3 +491,16 @@ def guarded_session(*, allowed_networks: Sequence[str] | None = None) -> request
     those addresses, e.g. `["127.0.0.1/32"]` in tests or an internal relay in development.
     """
     return _GuardedSession(_policy(allowed_networks))
+
+
+def retry_after(response: requests.Response) -> timedelta | None:
+    """The Retry-After header (seconds or an HTTP date) as a delay; None when absent/invalid."""
+    raw = response.headers.get("Retry-After", "").strip()
+    if not raw:
+        return None
+    try:
+        if raw.isdigit():
+            return timedelta(seconds=int(raw))
+        return max(parsedate_to_datetime(raw) - timezone.now(), timedelta(0))
+    except (TypeError, ValueError):
+        return None

@@ -59,14 +59,19 @@ def _stuck(cutoff: datetime) -> Q:
     )
 
 
-def delivery_audit_get(*, now: datetime | None = None, grace: int | None = None) -> DeliveryAudit:
-    """Rows older than `grace` seconds that neither finished nor wait for a scheduled retry."""
+def delivery_audit_get(
+    *, now: datetime | None = None, grace: int | None = None, with_samples: bool = True
+) -> DeliveryAudit:
+    """Rows older than `grace` seconds that neither finished nor wait for a scheduled retry;
+    `with_samples=False` (the /metrics scrape) skips the two queries that fetch example ids."""
     grace = settings.DELIVERY_AUDIT_GRACE_SECONDS if grace is None else grace
     cutoff = (now or timezone.now()) - timedelta(seconds=grace)
     notifications = Notification.all_tenants.filter(_stuck(cutoff))
     messages = WebhookMessage.all_tenants.filter(_stuck(cutoff))
-    samples = [str(pk) for pk in notifications.values_list("pk", flat=True)[:SAMPLE_SIZE]]
-    samples += [str(pk) for pk in messages.values_list("pk", flat=True)[:SAMPLE_SIZE]]
+    samples: list[str] = []
+    if with_samples:
+        samples += [str(pk) for pk in notifications.values_list("pk", flat=True)[:SAMPLE_SIZE]]
+        samples += [str(pk) for pk in messages.values_list("pk", flat=True)[:SAMPLE_SIZE]]
     return DeliveryAudit(
         grace_seconds=grace,
         stuck_notifications=notifications.count(),

@@ -16,16 +16,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.utils import timezone
 
-from crisis_api.net import UnsafeURLError, guarded_session
+from crisis_api.net import UnsafeURLError, guarded_session, retry_after
 
 TIMEOUT = (3.05, 10.0)
 
@@ -61,19 +59,6 @@ class Sent:
 
 class Sender(Protocol):
     def send(self, target: str, message: Message) -> Sent: ...
-
-
-def retry_after(response: requests.Response) -> timedelta | None:
-    """The Retry-After header (seconds or an HTTP date) as a delay; None when absent/invalid."""
-    raw = response.headers.get("Retry-After", "").strip()
-    if not raw:
-        return None
-    try:
-        if raw.isdigit():
-            return timedelta(seconds=int(raw))
-        return max(parsedate_to_datetime(raw) - timezone.now(), timedelta(0))
-    except (TypeError, ValueError):
-        return None
 
 
 def _classify(response: requests.Response, provider: str) -> None:

@@ -56,7 +56,7 @@ def deliveries() -> Iterator[Metric]:
     ):
         messages.add_metric([status], n)
     yield messages
-    audit = delivery_audit_get()
+    audit = delivery_audit_get(with_samples=False)
     stuck = GaugeMetricFamily(
         "crisis_delivery_audit_overdue",
         "Rows overdue for a final state (neither sent nor waiting for a scheduled retry).",

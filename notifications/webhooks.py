@@ -34,9 +34,8 @@ from standardwebhooks.webhooks import Webhook
 
 from crisis_api.api.errors import ConflictError, DomainError
 from crisis_api.crypto import decrypt, encrypt
-from crisis_api.net import UnsafeURLError, check_url, guarded_session
+from crisis_api.net import UnsafeURLError, check_url, guarded_session, retry_after
 from crisis_api.ops.metrics import DELIVERY_ATTEMPTS
-from notifications.channels import retry_after
 from notifications.models import WebhookAttempt, WebhookEndpoint, WebhookMessage, WebhookSecret
 from organisations.events import Actor, event_record, subject_of
 from organisations.models import Membership, Organisation, Role

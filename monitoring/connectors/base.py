@@ -16,8 +16,7 @@ from typing import Any, ClassVar, Protocol
 import requests
 from django.utils import timezone
 
-from crisis_api.net import UnsafeURLError
-from notifications.channels import retry_after
+from crisis_api.net import UnsafeURLError, retry_after
 
 #: Largest response body we read from a platform or feed (a feed of 5 MB is already absurd).
 MAX_RESPONSE_BYTES = 5 * 1024 * 1024
