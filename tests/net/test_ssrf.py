@@ -26,7 +26,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from crisis_api import net
-from crisis_api.net import DEFAULT_TIMEOUT, UnsafeURLError, check_url, guarded_session
+from crisis_api.net import (
+    DEFAULT_TIMEOUT,
+    GuardedPool,
+    TransportError,
+    UnsafeURLError,
+    check_url,
+    guarded_session,
+)
 
 PUBLIC_V4 = "93.184.215.14"
 PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
@@ -142,8 +149,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"ok")
 
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/big":
+            return self.do_GET()
+        self.server.seen.append((self.path, self.headers.get("Host")))
+        self.send_response(200)
+        self.send_header("Content-Length", str(BIG_ANSWER))
+        self.end_headers()
+        self.wfile.write(b"x" * BIG_ANSWER)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+BIG_ANSWER = 200_000
 
 
 class LocalServer(HTTPServer):
@@ -684,5 +704,91 @@ def test_connections_built_without_a_policy_fail_closed(dials: Dials) -> None:
 
     with pytest.raises(net._Refused):
         connection.connect()
+
+    assert dials.attempts == []
+
+
+# --- The pool the notification channels post through (urllib3 without requests) ------------------
+
+
+def _pool_post(url: str, pool: GuardedPool | None = None) -> Any:
+    return (pool or GuardedPool()).post(url, body=b"{}", headers={"Content-Type": "x"})
+
+
+@pytest.mark.parametrize("url", BLOCKED)
+def test_pool_refuses_without_connecting(url: str, dials: Dials) -> None:
+    with pytest.raises(UnsafeURLError) as caught:
+        _pool_post(url)
+
+    assert caught.value.reason
+    assert dials.attempts == []
+
+
+@pytest.mark.parametrize("url", BLOCKED_LITERALS[:6] + BLOCKED_NAMES[4:])
+def test_pool_refuses_https_without_connecting(url: str, dials: Dials) -> None:
+    with pytest.raises(UnsafeURLError):
+        _pool_post(url.replace("http://", "https://", 1))
+
+    assert dials.attempts == []
+
+
+def test_pool_refuses_rebinding_at_connect(resolver: FakeResolver, dials: Dials) -> None:
+    resolver.answers["rebind.example.com"] = [[PUBLIC_V4], ["127.0.0.1"]]
+    check_url("http://rebind.example.com/hook")
+
+    with pytest.raises(UnsafeURLError, match=r"127\.0\.0\.1"):
+        _pool_post("http://rebind.example.com/hook")
+
+    assert dials.attempts == []
+
+
+def test_pool_dials_the_address_it_checked(resolver: FakeResolver, dials: Dials) -> None:
+    dials.refuse.add(PUBLIC_V4)
+    with pytest.raises(TransportError):  # the fake socket layer's refusal: no answer came
+        _pool_post("http://hooks.example.com/hook")
+
+    assert dials.addresses == [(PUBLIC_V4, 80)]
+
+
+def test_pool_returns_redirects_without_following(local_server: LocalServer, dials: Dials) -> None:
+    pool = GuardedPool(allowed_networks=["127.0.0.1/32"])
+
+    reply = _pool_post(f"http://127.0.0.1:{local_server.port}/redirect-private", pool)
+
+    assert reply.status == 302
+    assert reply.headers["location"] == "http://10.0.0.1/"  # case-insensitive headers
+    assert [path for path, _ in local_server.seen] == ["/redirect-private"]
+
+
+def test_pool_keeps_the_host_and_cuts_long_answers(
+    local_server: LocalServer, resolver: FakeResolver
+) -> None:
+    pool = GuardedPool(allowed_networks=["127.0.0.1/32"])
+    base = f"http://hooks.customer.test:{local_server.port}"
+
+    small = _pool_post(f"{base}/ok", pool)
+    big = pool.post(f"{base}/big", body=b"{}", headers={}, max_body=1_000)
+
+    assert (small.status, small.text) == (200, "ok")
+    assert (big.status, len(big.body)) == (200, 1_000)
+    assert local_server.seen == [
+        ("/ok", f"hooks.customer.test:{local_server.port}"),
+        ("/big", f"hooks.customer.test:{local_server.port}"),
+    ]
+
+
+def test_pool_ignores_the_proxy_environment(monkeypatch: pytest.MonkeyPatch, dials: Dials) -> None:
+    for variable in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"]:
+        monkeypatch.setenv(variable, "http://10.9.9.9:3128")
+
+    with pytest.raises(Dialled):
+        _pool_post("http://hooks.example.com/hook")
+
+    assert dials.addresses == [(PUBLIC_V4, 80)]
+
+
+def test_pool_refuses_userinfo(dials: Dials) -> None:
+    with pytest.raises(UnsafeURLError):
+        _pool_post("http://hooks.example.com@127.0.0.1/")
 
     assert dials.attempts == []

@@ -3,9 +3,9 @@ from typing import Any
 
 import pytest
 
-from tests.notifications.stub import receiver
+from tests.notifications.stub import receiver, smtp_sink
 
-__all__ = ["receiver"]
+__all__ = ["receiver", "smtp_sink"]
 
 _real_getaddrinfo = socket.getaddrinfo
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -70,5 +71,91 @@ def receiver() -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state["receiver"]
+    server.shutdown()
+    server.server_close()
+
+
+# --- A local SMTP server standing in for the mail relay ------------------------------------------
+
+
+@dataclass
+class Mail:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+
+@dataclass
+class SmtpSink:
+    """Accepts mail like a relay; RCPT for an address starting `refused` is a 550, and
+    `data_reply` replaces the DATA answer (e.g. `451 try later`)."""
+
+    port: int
+    mails: list[Mail] = field(default_factory=list)
+    connections: int = 0
+    data_reply: str = "250 queued"
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        sink: SmtpSink = self.server.sink  # type: ignore[attr-defined]
+        sink.connections += 1
+        sender, recipients = "", list[str]()
+        self._reply("220 sink ESMTP")
+        while line := self.rfile.readline():
+            command = line.decode("ascii", "replace").strip()
+            verb = command[:4].upper()
+            if verb in ("EHLO", "HELO"):
+                self._reply("250-sink\r\n250 8BITMIME" if verb == "EHLO" else "250 sink")
+            elif verb == "MAIL":
+                sender, recipients = command.split(":", 1)[1].strip(" <>"), []
+                self._reply("250 ok")
+            elif verb == "RCPT":
+                address = command.split(":", 1)[1].strip(" <>")
+                if address.startswith("refused"):
+                    self._reply("550 no such user")
+                    continue
+                recipients.append(address)
+                self._reply("250 ok")
+            elif verb == "DATA":
+                self._reply("354 go ahead")
+                data = b""
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                if sink.data_reply.startswith("250"):
+                    sink.mails.append(Mail(sender, recipients, data))
+                self._reply(sink.data_reply)
+            elif verb == "QUIT":
+                self._reply("221 bye")
+                return
+            else:  # RSET, NOOP
+                self._reply("250 ok")
+
+    def _reply(self, text: str) -> None:
+        self.wfile.write(f"{text}\r\n".encode())
+
+
+class _SmtpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@pytest.fixture
+def smtp_sink(settings: Any) -> Iterator[SmtpSink]:
+    """Django's SMTP backend pointed at a local sink; the kept connection is dropped after."""
+    from notifications import channels
+
+    server = _SmtpServer(("127.0.0.1", 0), _SmtpHandler)
+    sink = SmtpSink(port=server.server_address[1])
+    server.sink = sink  # type: ignore[attr-defined]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield sink
+    channels._drop_mail_connection()
+    channels._local.templates = {}
     server.shutdown()
     server.server_close()
