@@ -48,6 +48,7 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, Protocol
 
+import certifi
 import requests
 from django.conf import settings
 from django.utils import timezone
@@ -534,9 +535,19 @@ class GuardedPool:
     pool never waits for another thread's connection.
     """
 
-    def __init__(self, *, allowed_networks: Sequence[str] | None = None, maxsize: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        allowed_networks: Sequence[str] | None = None,
+        maxsize: int = 2,
+        ca_certs: str | None = None,
+    ) -> None:
         self._manager = _GuardedPoolManager(
-            ssrf_policy=_policy(allowed_networks), num_pools=32, maxsize=maxsize
+            ssrf_policy=_policy(allowed_networks),
+            num_pools=32,
+            maxsize=maxsize,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_certs or certifi.where(),  # the CA bundle requests uses, too
         )
 
     def post(

@@ -792,3 +792,26 @@ def test_pool_refuses_userinfo(dials: Dials) -> None:
         _pool_post("http://hooks.example.com@127.0.0.1/")
 
     assert dials.attempts == []
+
+
+def test_pool_keeps_sni_and_certificate_check_on_the_hostname(
+    tls_server: tuple[LocalServer, Path], dials: Dials
+) -> None:
+    server, ca_file = tls_server
+    pool = GuardedPool(allowed_networks=["127.0.0.1/32"], ca_certs=str(ca_file))
+
+    reply = _pool_post(f"https://hooks.customer.test:{server.port}/ok", pool)
+
+    assert reply.status == 200
+    assert server.sni == ["hooks.customer.test"]
+    assert dials.addresses == [("127.0.0.1", server.port)]
+    with pytest.raises(TransportError, match="certificate"):  # not the name it was issued for
+        _pool_post(f"https://127.0.0.1:{server.port}/ok", pool)
+
+
+def test_pool_trusts_the_public_ca_bundle_by_default(tls_server: tuple[LocalServer, Path]) -> None:
+    server, _ = tls_server
+    pool = GuardedPool(allowed_networks=["127.0.0.1/32"])
+
+    with pytest.raises(TransportError, match="certificate verify failed"):  # self-signed
+        _pool_post(f"https://hooks.customer.test:{server.port}/ok", pool)
