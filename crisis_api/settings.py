@@ -153,6 +153,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "playbooks-overdue-steps": {"task": "playbooks.sweep_overdue_steps", "schedule": 60.0},
     "playbooks-review-due": {"task": "playbooks.sweep_review_due", "schedule": 3600.0},
     "detection-sweep": {"task": "detection.sweep", "schedule": 60.0},
+    "detection-group-pending": {"task": "detection.group_pending", "schedule": 60.0},
     "notifications-relay": {"task": "notifications.relay", "schedule": 10.0},
     "webhooks-deliver": {"task": "webhooks.deliver", "schedule": 5.0},
     "webhooks-requeue-stale": {"task": "webhooks.requeue_stale", "schedule": 60.0},
@@ -382,6 +383,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 OUTBOX_LAG_DEGRADED_SECONDS = env.int("OUTBOX_LAG_DEGRADED_SECONDS", default=120)
 # A notification or webhook message this far past due and not final is reported by the audit.
 DELIVERY_AUDIT_GRACE_SECONDS = env.int("DELIVERY_AUDIT_GRACE_SECONDS", default=300)
+# Mentions still waiting for case grouping this long after they were stored are grouped by the
+# sweep (their after-commit task was lost); younger ones are left to that task.
+CASES_GROUPING_GRACE_SECONDS = env.int("CASES_GROUPING_GRACE_SECONDS", default=30)
 
 CSRF_FAILURE_VIEW = "crisis_api.api.errors.csrf_failure"
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=48)
