@@ -224,6 +224,9 @@ CORS_ALLOW_HEADERS = [
 ]
 CORS_EXPOSE_HEADERS = ["etag", "idempotency-replayed", "retry-after", "x-request-id", "location"]
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
+# The inbound push (`…/sources/{id}/ingest/`, up to 1,000 mentions) only. 16 MiB holds 1,000
+# items with every field at its limit in ASCII (about 12.6 MiB, docs/api.md "Inbound push").
+API_INGEST_MAX_BODY_BYTES = env.int("API_INGEST_MAX_BODY_BYTES", default=16 * 1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000  # admin forms of large organisations (member inlines)
 # One-time secrets shown in the admin (new API keys) stay server-side, never in a cookie.
