@@ -153,6 +153,7 @@ CELERY_BEAT_SCHEDULE: dict[str, Any] = {
     "playbooks-overdue-steps": {"task": "playbooks.sweep_overdue_steps", "schedule": 60.0},
     "playbooks-review-due": {"task": "playbooks.sweep_review_due", "schedule": 3600.0},
     "detection-sweep": {"task": "detection.sweep", "schedule": 60.0},
+    "detection-group-pending": {"task": "detection.group_pending", "schedule": 60.0},
     "notifications-relay": {"task": "notifications.relay", "schedule": 10.0},
     "webhooks-deliver": {"task": "webhooks.deliver", "schedule": 5.0},
     "webhooks-requeue-stale": {"task": "webhooks.requeue_stale", "schedule": 60.0},
@@ -223,6 +224,9 @@ CORS_ALLOW_HEADERS = [
 ]
 CORS_EXPOSE_HEADERS = ["etag", "idempotency-replayed", "retry-after", "x-request-id", "location"]
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
+# The inbound push (`…/sources/{id}/ingest/`, up to 1,000 mentions) only. 16 MiB holds 1,000
+# items with every field at its limit in ASCII (about 12.6 MiB, docs/api.md "Inbound push").
+API_INGEST_MAX_BODY_BYTES = env.int("API_INGEST_MAX_BODY_BYTES", default=16 * 1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000  # admin forms of large organisations (member inlines)
 # One-time secrets shown in the admin (new API keys) stay server-side, never in a cookie.
@@ -382,6 +386,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 OUTBOX_LAG_DEGRADED_SECONDS = env.int("OUTBOX_LAG_DEGRADED_SECONDS", default=120)
 # A notification or webhook message this far past due and not final is reported by the audit.
 DELIVERY_AUDIT_GRACE_SECONDS = env.int("DELIVERY_AUDIT_GRACE_SECONDS", default=300)
+# Mentions still waiting for case grouping this long after they were stored are grouped by the
+# sweep (their after-commit task was lost); younger ones are left to that task.
+CASES_GROUPING_GRACE_SECONDS = env.int("CASES_GROUPING_GRACE_SECONDS", default=30)
 
 CSRF_FAILURE_VIEW = "crisis_api.api.errors.csrf_failure"
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=48)

@@ -1,5 +1,6 @@
-"""Poll health for /metrics, read at scrape time (crisis_api/ops/metrics.py): sources by kind
-and status, failing sources, and the time since each kind's oldest last success."""
+"""Monitoring state for /metrics, read at scrape time (crisis_api/ops/metrics.py): sources by
+kind and status, failing sources, the time since each kind's oldest last success, and the
+mentions waiting for case grouping."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from crisis_api.ops.metrics import metrics_state_register
-from monitoring.models import Source
+from monitoring.models import Mention, Source
 
 
 @metrics_state_register
@@ -50,3 +51,25 @@ def poll_health() -> Iterator[Metric]:
     yield sources
     yield failing
     yield stale
+
+
+@metrics_state_register
+def grouping_backlog() -> Iterator[Metric]:
+    """Mentions not yet grouped into cases: a few seconds' worth normally; a count that grows,
+    or an age past the sweep's grace, means the after-commit tasks are being lost."""
+    pending = GaugeMetricFamily(
+        "crisis_mentions_grouping_pending",
+        "Mentions stored but not yet looked at by case grouping.",
+    )
+    oldest = GaugeMetricFamily(
+        "crisis_mentions_grouping_pending_oldest_seconds",
+        "Seconds since the oldest mention still waiting for case grouping was stored (0: none).",
+    )
+    backlog = Mention.all_tenants.filter(grouping_pending=True).aggregate(
+        n=Count("pk"), since=Min("fetched_at")
+    )
+    pending.add_metric([], backlog["n"])
+    since = backlog["since"]
+    oldest.add_metric([], max(0.0, (timezone.now() - since).total_seconds()) if since else 0.0)
+    yield pending
+    yield oldest

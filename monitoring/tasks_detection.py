@@ -1,5 +1,6 @@
 """Background work of detection (queue `detect`): grouping and rule evaluation after each
-ingested batch, and the minute sweep that moves time-based windows."""
+ingested batch, the minute sweep that moves time-based windows, and the grouping sweep that
+catches batches whose after-commit task was lost."""
 
 from typing import Any
 
@@ -17,6 +18,14 @@ def after_ingest_task(organisation_id: str, mention_ids: list[str]) -> int:
     with scopes_disabled():
         cases.cases_group(organisation_id=organisation_id, mention_ids=mention_ids)
         return detection.rules_evaluate(organisation_id=organisation_id)
+
+
+@shared_task(name="detection.group_pending", ignore_result=True)
+def cases_group_pending_task() -> int:
+    """Group the mentions whose after-commit grouping never ran (broker down when the batch
+    committed, message lost, worker killed): the pending marker is in PostgreSQL."""
+    with scopes_disabled():
+        return cases.cases_group_pending()
 
 
 @shared_task(name="detection.sweep", ignore_result=True)
@@ -40,6 +49,7 @@ def demo_replay_task() -> int:
 def after_ingest(organisation_id: Any, mention_ids: list[Any]) -> None:
     """Ingest hook: once the batch commits, group and evaluate on the detect queue, off the
     ingest path (opening cases records an event each). A broker outage is logged, not raised
-    into the committed ingest; the minute sweep still evaluates the rules."""
+    into the committed ingest: the minute sweeps still evaluate the rules and group the batch
+    (its mentions stay `grouping_pending` until grouped)."""
     ids = [str(pk) for pk in mention_ids]
     transaction.on_commit(lambda: after_ingest_task.delay(str(organisation_id), ids), robust=True)

@@ -58,6 +58,11 @@ class Mention(TenantModel):
     case = models.ForeignKey(
         "monitoring.Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="mentions"
     )
+    # True from insert until `cases_group` has looked at the mention (in its transaction): a
+    # batch whose after-commit grouping task was lost (broker down, worker killed) is found by
+    # the grouping sweep. A column default, so storing a batch costs no extra statement (and
+    # in the database too: a row inserted by any other means is pending, never lost).
+    grouping_pending = models.BooleanField(default=True, db_default=True, editable=False)
 
     class Meta:
         ordering = ("-posted_at", "-id")
@@ -77,6 +82,11 @@ class Mention(TenantModel):
                 fields=("organisation", "posted_at"),
                 condition=models.Q(flagged=True),
                 name="mention_flagged",
+            ),
+            models.Index(
+                fields=("organisation", "fetched_at"),
+                condition=models.Q(grouping_pending=True),
+                name="mention_grouping_pending",
             ),
         )
 

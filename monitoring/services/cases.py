@@ -11,12 +11,14 @@ after it opens; `first_responded_at` is set once, by the first `respond`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Max, Min, OuterRef, Subquery
+from django.db.models import Count, F, Max, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from crisis_api.api.errors import ConflictError
@@ -26,8 +28,11 @@ from monitoring.models.cases import OPEN_CASE_STATUSES
 from organisations.events import Actor, event_record
 from organisations.models import Organisation, User
 
+logger = logging.getLogger(__name__)
 C = Case.Status
 INBOX = Actor.system("inbox")
+PENDING_BATCH = 500  # mentions per sweep batch: one transaction, one cases_group
+PENDING_MAX_BATCHES = 40  # per sweep run, over all organisations (20,000 mentions)
 
 
 class CaseTransitionError(ConflictError):
@@ -93,18 +98,22 @@ def cases_group(
     *, organisation_id: Any, mention_ids: list[Any], now: datetime | None = None
 ) -> int:
     """Put newly stored mentions into their authors' open cases, opening a case for an author
-    whose batch holds a negative mention. A fixed number of queries per batch, plus one
-    `case.created` event per opened case. Returns the number of cases opened."""
+    whose batch holds a negative mention, and settle them (`grouping_pending` cleared in the
+    same transaction). Only pending mentions are taken, locked with SKIP LOCKED: when the
+    after-commit task and the grouping sweep meet on a batch, whoever locked a mention groups
+    it and the other passes over it, so a mention joins one case once. A fixed number of
+    queries per batch, plus one `case.created` event per opened case. Returns the number of
+    cases opened."""
     now = now or timezone.now()
     with transaction.atomic():
         rows: list[dict[str, Any]] = [
             dict(row)
-            for row in Mention.all_tenants.filter(
-                organisation_id=organisation_id, pk__in=mention_ids, case__isnull=True
-            )
-            .exclude(author_id="", author_handle="")
+            for row in Mention.all_tenants.select_for_update(skip_locked=True, of=("self",))
+            .filter(organisation_id=organisation_id, pk__in=mention_ids, grouping_pending=True)
+            .order_by()
             .values(
                 "pk",
+                "case_id",
                 "source__kind",
                 "author_id",
                 "author_handle",
@@ -117,8 +126,13 @@ def cases_group(
             return 0
         by_author: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for row in rows:
-            key = (row["source__kind"], row["author_id"] or row["author_handle"])
-            by_author.setdefault(key, []).append(row)
+            if row["case_id"] is None and (row["author_id"] or row["author_handle"]):
+                key = (row["source__kind"], row["author_id"] or row["author_handle"])
+                by_author.setdefault(key, []).append(row)
+        settled = Mention.all_tenants.filter(pk__in=[r["pk"] for r in rows])
+        if not by_author:  # nobody to group (no author): settled as they are
+            settled.update(grouping_pending=False)
+            return 0
         open_cases = _open_cases(organisation_id, by_author)
         organisation = Organisation.objects.get(pk=organisation_id)
         due = now + timedelta(minutes=organisation.first_response_sla_minutes)
@@ -133,7 +147,7 @@ def cases_group(
                 created_at=now,
                 updated_at=now,
             )
-            for (platform, author_key), group in by_author.items()
+            for (platform, author_key), group in sorted(by_author.items())  # one lock order
             if (platform, author_key) not in open_cases
             and any(r["sentiment_label"] == Mention.SentimentLabel.NEGATIVE for r in group)
         ]
@@ -147,12 +161,12 @@ def cases_group(
             if key in open_cases
         ]
         if not whens:
+            settled.update(grouping_pending=False)
             return 0
-        grouped_ids = [
-            r["pk"] for key, group in by_author.items() if key in open_cases for r in group
-        ]
-        Mention.all_tenants.filter(pk__in=grouped_ids, case__isnull=True).update(
-            case_id=models.Case(*whens, output_field=models.UUIDField())
+        # One write per mention: grouped and settled together (the rows are ours, locked above).
+        settled.update(
+            grouping_pending=False,
+            case_id=models.Case(*whens, default=F("case_id"), output_field=models.UUIDField()),
         )
         touched = [case.pk for case in open_cases.values()]
         _refresh_counts(touched)
@@ -174,6 +188,56 @@ def cases_group(
         for case in opened:
             _record(case, INBOX, "case.created")
         return len(opened)
+
+
+def cases_group_pending(
+    *,
+    now: datetime | None = None,
+    grace: timedelta | None = None,
+    batch_size: int = PENDING_BATCH,
+    max_batches: int = PENDING_MAX_BATCHES,
+) -> int:
+    """The grouping sweep: mentions still pending `grace` after they were stored (their
+    after-commit task was never published, was lost, or its worker died) are grouped, per
+    organisation in batches of `batch_size` taken oldest first with SKIP LOCKED, so a batch a
+    running task holds is left to it. Organisations take turns, one batch each, until their
+    backlog or `max_batches` is spent. Returns the number of mentions settled."""
+    now = now or timezone.now()
+    grace = grace if grace is not None else timedelta(seconds=settings.CASES_GROUPING_GRACE_SECONDS)
+    cutoff = now - grace
+    waiting = list(
+        Mention.all_tenants.filter(grouping_pending=True, fetched_at__lte=cutoff)
+        .order_by()
+        .values_list("organisation_id", flat=True)
+        .distinct()
+    )
+    settled = 0
+    while waiting and max_batches > 0:
+        for organisation_id in list(waiting):
+            if max_batches <= 0:
+                break
+            max_batches -= 1
+            try:
+                with transaction.atomic():
+                    ids = list(
+                        Mention.all_tenants.select_for_update(skip_locked=True)
+                        .filter(
+                            organisation_id=organisation_id,
+                            grouping_pending=True,
+                            fetched_at__lte=cutoff,
+                        )
+                        .order_by("fetched_at")
+                        .values_list("pk", flat=True)[:batch_size]
+                    )
+                    if ids:
+                        cases_group(organisation_id=organisation_id, mention_ids=ids, now=now)
+            except Exception:  # one organisation's failure must not hold up the others
+                logger.exception("grouping pending mentions of %s failed", organisation_id)
+                ids = []
+            settled += len(ids)
+            if len(ids) < batch_size:
+                waiting.remove(organisation_id)
+    return settled
 
 
 def _open_cases(

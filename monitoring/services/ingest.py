@@ -6,7 +6,9 @@ version (plus one to reload terms when they changed), one to find external ids a
 then on PostgreSQL a COPY into a session-local staging table and one
 `INSERT … SELECT … ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id`, so a post
 stored concurrently by another worker is skipped, never duplicated. Other databases (SQLite for
-`make run`) take `bulk_create(ignore_conflicts=True)` instead.
+`make run`) take `bulk_create(ignore_conflicts=True)` instead. Both store `grouping_pending`
+true through the column's default (no statement of its own): case grouping clears it, and its
+sweep finds a batch whose after-commit task was lost.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ oversize batches and wrong types are refused clearly with nothing stored."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -136,10 +137,191 @@ def test_a_body_over_the_byte_limit_is_a_413(
     org: Organisation, push_source: tuple[Source, str], push: Callable[..., Any], settings: Any
 ) -> None:
     source, secret = push_source
-    settings.API_MAX_BODY_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    settings.API_INGEST_MAX_BODY_BYTES = 2_000
     response = push(org, source, secret, {"mentions": [item(n) for n in range(30)]})
     assert response.status_code == 413
     assert response["Content-Type"] == "application/problem+json"
+    assert stored(source) == 0
+
+
+# --- The ingest route's own body limit ----------------------------------------------------------
+
+SENTENCES = (
+    "The Acme kettle I bought last month stopped heating after two weeks of normal use.",
+    "Support told me to wait five working days and then nobody called back at all.",
+    "Czajnik Acme przestał grzać po dwóch tygodniach, a infolinia nie odbiera telefonów.",
+    "I have the receipt, the box and the serial number, and still no replacement in sight.",
+    "Honestly the worst customer service I have dealt with this year, and I am not alone.",
+    "Zgłoszenie reklamacyjne wisi od miesiąca bez odpowiedzi, to jest skandal.",
+)
+
+
+def long_post(n: int, chars: int) -> dict[str, Any]:
+    """A realistic long post: varied sentences (English and Polish) up to `chars` characters,
+    every author field and a URL filled in."""
+    words: list[str] = []
+    k = n
+    while sum(len(w) + 1 for w in words) < chars:
+        words.append(SENTENCES[k % len(SENTENCES)])
+        k = k * 7 + 3
+    return item(
+        n,
+        text=" ".join(words)[:chars],
+        url=f"https://social.example.com/@customer{n}/statuses/{10**17 + n}",
+        author_id=f"{10**15 + n}",
+        author_name=f"Customer Number {n} (Kowalska-Smith)",
+        author_handle=f"@customer{n}@social.example.com",
+        language="en",
+    )
+
+
+def body_of(payload: Any) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def test_a_batch_of_1000_long_posts_fits_and_is_stored(
+    org: Organisation, push_source: tuple[Source, str], client: Any, settings: Any
+) -> None:
+    """About 2 MB: well over the 1 MiB every other route takes, and signed over those exact
+    bytes."""
+    source, secret = push_source
+    body = body_of({"mentions": [long_post(n, 1_900) for n in range(1_000)]})
+    assert settings.API_MAX_BODY_BYTES < len(body) < settings.API_INGEST_MAX_BODY_BYTES
+    assert len(body) > 2_000_000
+    response = client.post(
+        f"/api/v1/orgs/{org.slug}/sources/{source.pk}/ingest/",
+        data=body,
+        content_type="application/json",
+        **signed_headers(secret, body),
+    )
+    assert response.status_code == 200, response.content[:500]
+    assert (response.json()["stored"], response.json()["rejected"]) == (1_000, [])
+    assert stored(source) == 1_000
+    with scopes_disabled():
+        longest = max(len(t) for t in Mention.all_tenants.values_list("text", flat=True))
+    assert longest == 1_900
+
+
+def test_a_large_body_changed_after_signing_is_still_a_401(
+    org: Organisation, push_source: tuple[Source, str], client: Any
+) -> None:
+    """The signature check sees the bytes that arrived, however the middleware read them."""
+    source, secret = push_source
+    body = body_of({"mentions": [long_post(n, 1_900) for n in range(700)]})
+    headers = signed_headers(secret, body)
+    tampered = body.replace(b"crm-699", b"crm-698")
+    response = client.post(
+        f"/api/v1/orgs/{org.slug}/sources/{source.pk}/ingest/",
+        data=tampered,
+        content_type="application/json",
+        **headers,
+    )
+    assert response.status_code == 401
+    assert stored(source) == 0
+
+
+def test_an_api_key_push_of_a_large_body_is_parsed_within_the_ingest_limit(
+    org: Organisation, push_source: tuple[Source, str]
+) -> None:
+    """Without a signature nothing reads `request.body` first: DRF's parser bounds it."""
+    source, _ = push_source
+    issued = services.api_key_create(
+        organisation=org, name="crm", scopes=["mentions:ingest"], actor=Actor.system("tests")
+    )
+    body = body_of({"mentions": [long_post(n, 10_000) for n in range(150)]})
+    assert len(body) > 1_500_000
+    response = client_for_key(issued.secret).generic(
+        "POST",
+        f"/api/v1/orgs/{org.slug}/sources/{source.pk}/ingest/",
+        body,
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content[:500]
+    assert response.json()["stored"] == 150
+
+
+def oversize_batch(settings: Any) -> bytes:
+    """Items each within every field limit (10,000 characters of text, written as JSON escapes
+    of Polish letters, six bytes each), past the ingest limit in total: only the byte limit
+    can refuse it."""
+    text = ("żółćęśąźń" * 1_200)[:10_000]
+    count = settings.API_INGEST_MAX_BODY_BYTES // len(body_of(item(0, text=text))) + 1
+    body = body_of({"mentions": [item(n, text=text) for n in range(count)]})
+    assert len(body) > settings.API_INGEST_MAX_BODY_BYTES
+    return body
+
+
+def test_a_body_over_the_ingest_limit_is_a_413_and_stores_nothing(
+    org: Organisation, push_source: tuple[Source, str], client: Any, settings: Any
+) -> None:
+    source, secret = push_source
+    assert settings.API_INGEST_MAX_BODY_BYTES == 16 * 1024 * 1024  # the documented default
+    body = oversize_batch(settings)
+    response = client.post(
+        f"/api/v1/orgs/{org.slug}/sources/{source.pk}/ingest/",
+        data=body,
+        content_type="application/json",
+        **signed_headers(secret, body),
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert str(settings.API_INGEST_MAX_BODY_BYTES) in response.json()["detail"]
+    assert stored(source) == 0
+
+
+def post_chunked(
+    client: Any, org: Organisation, source: Source, body: bytes, headers: dict[str, str]
+) -> Any:
+    """The way a chunked upload arrives: no Content-Length, a stream that ends at EOF."""
+    return client.request(
+        REQUEST_METHOD="POST",
+        PATH_INFO=f"/api/v1/orgs/{org.slug}/sources/{source.pk}/ingest/",
+        CONTENT_TYPE="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input": io.BytesIO(body)},
+        **headers,
+    )
+
+
+def test_a_chunked_body_over_the_ingest_limit_is_a_413_and_stores_nothing(
+    org: Organisation, push_source: tuple[Source, str], client: Any, settings: Any
+) -> None:
+    """No Content-Length: the middleware's bounded read refuses it."""
+    source, secret = push_source
+    settings.API_INGEST_MAX_BODY_BYTES = 2 * 1024 * 1024
+    body = oversize_batch(settings)
+    response = post_chunked(client, org, source, body, signed_headers(secret, body))
+    assert response.status_code == 413
+    assert stored(source) == 0
+
+
+def test_a_chunked_large_push_within_the_ingest_limit_is_stored(
+    org: Organisation, push_source: tuple[Source, str], client: Any
+) -> None:
+    source, secret = push_source
+    body = body_of({"mentions": [long_post(n, 10_000) for n in range(120)]})
+    assert len(body) > 1_048_576
+    response = post_chunked(client, org, source, body, signed_headers(secret, body))
+    assert response.status_code == 200, response.content[:500]
+    assert stored(source) == 120
+
+
+def test_every_other_route_keeps_the_1_mib_limit(
+    org: Organisation, push_source: tuple[Source, str], admin: Any
+) -> None:
+    """Even the push source's other actions: the larger limit is the ingest route's alone."""
+    source, _ = push_source
+    big = json.dumps({"name": "x" * 2_000_000}).encode()
+    for url in (
+        f"/api/v1/orgs/{org.slug}/sources/",
+        f"/api/v1/orgs/{org.slug}/sources/{source.pk}/rotate-secret/",
+        f"/api/v1/orgs/{org.slug}/sources/{source.pk}/ingest/extra/",
+        f"/api/v1/orgs/{org.slug}/api-keys/",
+    ):
+        response = admin.generic("POST", url, big, content_type="application/json")
+        assert response.status_code == 413, url
+        assert response["Content-Type"] == "application/problem+json"
+        assert "1048576 bytes" in response.json()["detail"]
     assert stored(source) == 0
 
 
