@@ -3,18 +3,21 @@
 Reads the sources from outside the repository (nothing here is downloaded at run time):
 
     python scripts/build_scoring_lexicons.py --src DIR \\
-        [--polvader-wheel polvader-1.0.1-py3-none-any.whl] [--dev /work/shared/data]
+        --polvader-wheel polvader-1.0.1-py3-none-any.whl --dev /work/shared/data
 
 DIR holds: ldnoobw_en.txt, ldnoobw_pl.txt (LDNOOBW @5faf2ba, CC BY 4.0), v2_en.txt, v2_pl.txt
 (LDNOOBW V2 @e2f7430 data/{en,pl}.txt, CC0), banpl_vulg.txt (BAN-PL @2d4417f
 resources/polish_vulgarisms_extended_2.0.txt., CC BY 4.0). The Polish valence lexicon is read from
 the polvader wheel (MIT). Writes monitoring/scoring/data/{offensive.tsv,pl_valence.tsv}.
 
-With --dev, each candidate word's weight is its smoothed precision on the *tuning split* of the dev
-files (olid_train for English; for Polish the banpl rows whose SHA-1 is even, a third of the dev
-rows since the dev file already holds only SHA-1 % 4 != 0); noisy V2 entries are kept
-only when they are precise there. Only words from the sources above are ever written, never text
-from the dev files.
+--dev points at the dev evaluation folder (/work/shared/data); only MIT-licensed rows are read
+from it: the `davidson` rows of offensive_en.dev.jsonl (Davidson @cb50f7e data/labeled_data.csv,
+the same texts) and the `vader_tweets` rows of sentiment_en.dev.jsonl (MIT). English weights are
+class-balanced precisions on Davidson (83 % offensive, so rates are compared per class), with the
+VADER tweets not rated negative added to the clean side. Rows of other sources (OLID/TweetEval,
+BAN-PL) are skipped (their licences forbid training what ships). Polish weights come from the
+lists' agreement, the team's stem table (PL_STEMS) and polvader's hand-rated norms. Only words
+from the lists are ever written, never text.
 """
 
 from __future__ import annotations
