@@ -4,9 +4,9 @@
 
 DIR defaults to $CRISIS_EVAL_DATA, else ../shared/data relative to the repository root. The
 files are read at run time and never copied. Every figure is printed per file AND per source,
-next to the README's baselines (the floor to beat). These are DEV numbers: thresholds and list
-weights were tuned on parts of these files (see docs/benchmarks.md), so they overstate held-out
-quality.
+next to the README's baselines (the floor to beat). These are DEV numbers: thresholds were tuned
+on parts of these files and the English list weights were fitted on `davidson` (see
+docs/benchmarks.md §3), so they overstate held-out quality.
 """
 
 from __future__ import annotations
@@ -47,12 +47,13 @@ BASELINES: dict[tuple[str, str], dict[str, float]] = {
     ("tone", "politeness_wikipedia"): {"f1": 0.466, "p": 0.747, "r": 0.339, "ff": 0.115},
 }
 NOTES = {
-    "vader_tweets": "IN-SAMPLE: VADER's lexicon and our calibration were fitted on it",
-    "davidson": "not trained or tuned on; collected by hate-lexicon search",
-    "olid_train": "TUNING: EN list weights are precisions on this source",
-    "olid_val": "held out from the list weighting",
-    "banpl": "a third TUNING (list weights: even SHA-1), the rest check",
-    "banpl[check split]": "odd SHA-1, two thirds: held out from the list weighting",
+    "vader_tweets": "IN-SAMPLE: VADER's lexicon and our calibration were fitted on it; its "
+    "non-negative tweets are also the clean side of the EN list weights",
+    "davidson": "TRAINING: EN list weights are class-balanced precisions on this source",
+    "olid_train": "TUNING: EN offensive threshold only (weights never saw it)",
+    "olid_val": "held out",
+    "banpl": "PL weights never saw it; a third (even SHA-1) chose the PL threshold",
+    "banpl[check split]": "odd SHA-1, two thirds: held out",
     "mozetic_pl": "TUNING: Polish offset/dead zone chosen here",
     "tweeteval_sentiment_val": "TUNING: label thresholds chosen here",
 }
@@ -122,7 +123,7 @@ def by_source(rows: list[dict[str, str]]) -> dict[str, list[int]]:
 
 
 def check_split(text: str) -> bool:
-    """The BAN-PL rows that scripts/build_scoring_lexicons.py did not weight lists on."""
+    """The BAN-PL rows not used to choose the Polish offensive threshold."""
     return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 2 == 1
 
 

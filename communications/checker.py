@@ -165,6 +165,13 @@ OFFENSIVE = "offensive_language"
 _INSULTS: dict[str, tuple[_Word, ...]] = {
     "en": (
         _word(r"imbeciles?", "imbecile", INSULT, BLOCK, "calls the reader an imbecile"),
+        # The scoring engine (2026.11.3) rates these weak cues on their own; a reply that uses
+        # them still insults the reader.
+        _word(r"idiots?|idiotic", "idiot", INSULT, BLOCK, "calls the reader an idiot"),
+        _word(r"morons?|moronic", "moron", INSULT, BLOCK, "calls the reader a moron"),
+        _word(r"stupid(ity)?", "stupid", INSULT, BLOCK, "calls the reader stupid"),
+        _word(r"dumb", "dumb", INSULT, BLOCK, "calls the reader dumb"),
+        _word(r"hell", "hell", OFFENSIVE, WARN, "mild vulgarity in a brand reply"),
         _word(r"clueless", "clueless", INSULT, BLOCK, "calls the reader clueless"),
         _word(r"pathetic", "pathetic", INSULT, BLOCK, "calls the reader pathetic"),
         _word(r"ignorant", "ignorant", INSULT, BLOCK, "calls the reader ignorant"),

@@ -32,14 +32,18 @@ __all__ = [
     "warm",
 ]
 
-ENGINE_VERSION = "2026.11.2"
+ENGINE_VERSION = "2026.11.3"
 
 # Sentiment labels: compound at or beyond these bounds is positive / negative.
 POSITIVE_THRESHOLD = 0.2
-NEGATIVE_THRESHOLD = -0.1
-# A text is offensive when its toxicity reaches this. Span weights are each listed form's
-# class-balanced precision on the tuning data (scripts/build_scoring_lexicons.py).
-OFFENSIVE_THRESHOLD = 0.8
+NEGATIVE_THRESHOLD = -0.04
+# A text is offensive when its toxicity reaches its language's threshold. English span weights
+# are class-balanced precisions on Davidson (MIT); Polish ones are list agreement and the team's
+# stem rules (scripts/build_scoring_lexicons.py). Each threshold is the lowest whose precision
+# and false-flag rate on a dev tuning source are no worse than the plain word list's there:
+# English on olid_train, Polish on the BAN-PL rows with an even SHA-1 (docs/benchmarks.md §3).
+OFFENSIVE_THRESHOLDS = {"en": 0.75, "pl": 0.85}
+OFFENSIVE_THRESHOLD = max(OFFENSIVE_THRESHOLDS.values())  # undetermined language
 EXTRA_SPAN_FACTOR = 0.5
 # reach_score: log10(1 + followers) / log10(1 + REACH_CEILING), capped at 1.
 REACH_CEILING = 10_000_000
@@ -101,6 +105,7 @@ def _score_one(text: str, matcher: TermMatcher | None, hint: str | None) -> Scor
     sentiment, sentiment_explained = _sentiment.score(text, tokens, lang)
     spans = _offensive.find_spans(text, lang, tokens)
     toxicity = _toxicity([weight for _, weight in spans])
+    threshold = OFFENSIVE_THRESHOLDS.get(lang, OFFENSIVE_THRESHOLD)
     hits = tuple(matcher.find_in(text, all_tokens)) if matcher is not None else ()
     explanation: dict[str, Any] = {
         "language": {"detected": lang, "confidence": confidence, "evidence": evidence},
@@ -120,7 +125,7 @@ def _score_one(text: str, matcher: TermMatcher | None, hint: str | None) -> Scor
                 }
                 for s, w in spans
             ],
-            "threshold": OFFENSIVE_THRESHOLD,
+            "threshold": threshold,
         },
     }
     return Score(
@@ -129,7 +134,7 @@ def _score_one(text: str, matcher: TermMatcher | None, hint: str | None) -> Scor
         sentiment=sentiment,
         sentiment_label=_label(sentiment),
         toxicity=toxicity,
-        offensive=toxicity >= OFFENSIVE_THRESHOLD,
+        offensive=toxicity >= threshold,
         term_hits=hits,
         explanation=explanation,
         engine_version=ENGINE_VERSION,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -81,7 +82,7 @@ _ROOT_RE = re.compile("|".join(sorted(_ROOTS, key=len, reverse=True)))
 _ROOT_ALLOW = frozenset({"scunthorpe"})
 # Spelled with diacritics, these are mild words that only share a root when folded
 # ("pierdoły": trifles).
-_ROOT_ALLOW_SPELLED = ("pierdoł",)
+_ROOT_ALLOW_SPELLED = ("pierdoł", "pierdół")
 ROOT_WEIGHT = 0.9
 _EN_SUFFIXES = ("s", "es", "ing", "ed")
 
@@ -110,6 +111,11 @@ _OBFUSCATED_RE = re.compile(
 )
 _LINK_RE = re.compile(r"https?:|www\.|@\w")
 _SPACED_RE = re.compile(r"(?<!\w)[^\W\d_]\W{1,3}[^\W\d_]\W{1,3}[^\W\d_](?!\w)")
+# A grawlix ("k@#$a", "wk%?@ł"): a run of mixed symbols standing for the letters. Forums'
+# automatic filters write these over a swear word they have already hidden; a writer who means
+# the word keeps it legible ("k*rwa", "f**k"). Such a span counts GRAWLIX_DISCOUNT less.
+_SYMBOL_RUN_RE = re.compile(r"[@#$%!?]{2,}")
+GRAWLIX_DISCOUNT = 0.25
 _RUN3_RE = re.compile(r"(.)\1{2,}")
 _RUN2_RE = re.compile(r"(.)\1+")
 
@@ -156,24 +162,31 @@ def _word(token: Token) -> tuple[Entry, str] | None:
 
 
 def _match_word(token: Token) -> tuple[Entry, str] | None:
-    """Match one plain word: listed form, lemma, inflection, or productive root."""
-    found = _lookup(token.folded)
-    if found is not None:
-        return found
-    lemma = lemma_pl(token.low)
-    if lemma != token.low:
-        entry = _SINGLE.get(fold(lemma))
-        if entry is not None:
-            return entry, f"{entry.source}+lemma"
-    word = token.folded
-    for suffix in _EN_SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            entry = _SINGLE.get(word[: -len(suffix)])
-            if entry is not None and entry.lang == "en":
-                return entry, f"{entry.source}+inflection"
+    """Match one plain word: listed form, lemma, inflection, or productive root. A weak listed
+    form does not hide a stronger reading ("fucktard" is a weak list entry but holds "fuck")."""
     if any(mild in token.low for mild in _ROOT_ALLOW_SPELLED):
         return None
-    return _root(word)
+    found = _lookup(token.folded)
+    if found is not None and found[0].weight >= ROOT_WEIGHT:
+        return found
+    if found is None:
+        lemma = lemma_pl(token.low)
+        if lemma != token.low:
+            entry = _SINGLE.get(fold(lemma))
+            if entry is not None:
+                found = entry, f"{entry.source}+lemma"
+    word = token.folded
+    if found is None:
+        for suffix in _EN_SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+                entry = _SINGLE.get(word[: -len(suffix)])
+                if entry is not None and entry.lang == "en":
+                    found = entry, f"{entry.source}+inflection"
+                    break
+    root = _root(word)
+    if root is not None and (found is None or found[0].weight < root[0].weight):
+        return root
+    return found
 
 
 def _masked(core: str) -> tuple[Entry, str] | None:
@@ -190,6 +203,11 @@ def _masked(core: str) -> tuple[Entry, str] | None:
     return None
 
 
+def _grawlix(core: str) -> bool:
+    """Two or more different symbols in a run stand for the letters: "k@#$a", not "k**a"."""
+    return any(len(set(m.group())) > 1 for m in _SYMBOL_RUN_RE.finditer(core))
+
+
 def _obfuscated(chunk: str) -> tuple[Entry, str] | None:
     """A word hidden by leetspeak, separators or masks: "kurw4", "k.u.r.w.a", "k*rwa"."""
     folded = fold(chunk)
@@ -202,7 +220,9 @@ def _obfuscated(chunk: str) -> tuple[Entry, str] | None:
 
 
 # Listed forms that are ordinary words in the other language ("dupe" in English, "pot" in Polish).
-_FALSE_FRIENDS = frozenset({"dupe", "dupes", "pot", "bat", "bomb", "demon", "pis", "tir", "gut"})
+_FALSE_FRIENDS = frozenset(
+    {"dupe", "dupes", "pot", "bat", "bomb", "demon", "pis", "piss", "tir", "gut"}
+)
 
 
 def _accept(entry: Entry, language: str | None) -> bool:
@@ -220,13 +240,14 @@ def find_spans(
     found: list[tuple[Span, float]] = []
     taken = bytearray(len(text))  # 1 where a span already lies: overlap checks stay linear
 
-    def add(start: int, end: int, entry: Entry, rule: str) -> None:
+    def add(start: int, end: int, entry: Entry, rule: str, discount: float = 0.0) -> None:
         if not _accept(entry, language):
             return
         if taken.find(1, start, end) != -1:
             return
         taken[start:end] = b"\x01" * (end - start)
-        found.append((Span(start, end, text[start:end], entry.category, rule), entry.weight))
+        weight = round(entry.weight - discount, 3)
+        found.append((Span(start, end, text[start:end], entry.category, rule), weight))
 
     # Obfuscated chunks first: they cover several word tokens ("k.u.r.w.a" is five).
     chunk_end = -1
@@ -247,7 +268,10 @@ def find_spans(
         start = left + raw.index(core)
         hit = _obfuscated(core)
         if hit is not None:
-            add(start, start + len(core), hit[0], hit[1])
+            if _grawlix(core):
+                add(start, start + len(core), hit[0], f"{hit[1]}+grawlix", GRAWLIX_DISCOUNT)
+            else:
+                add(start, start + len(core), hit[0], hit[1])
 
     if tokens is None:
         tokens = tokenize(text)
@@ -269,15 +293,52 @@ def find_spans(
         i = max(j, i + 1)
 
     memo = _WORDS
+    phrases: list[tuple[int, int, Entry, str]] = []
     for i, token in enumerate(tokens):
         if token.folded in _PHRASES:
             for entry in _PHRASES[token.folded]:
                 words = entry.form.split(" ")
                 tail = tokens[i : i + len(words)]
                 if [t.folded for t in tail] == words:
-                    add(token.start, tail[-1].end, entry, entry.source)
+                    phrases.append((token.start, tail[-1].end, entry, entry.source))
         hit = memo[token.low] if token.low in memo else _word(token)
         if hit is not None:
-            add(token.start, token.end, hit[0], hit[1])
+            if phrases:  # a phrase covering this word wins only when it weighs more
+                phrases.append((token.start, token.end, hit[0], hit[1]))
+            else:
+                add(token.start, token.end, hit[0], hit[1])
+    for start, end, entry, rule in sorted(phrases, key=lambda c: (-c[2].weight, c[0])):
+        add(start, end, entry, rule)
     found.sort(key=lambda pair: pair[0].start)
+    if found and tokens and not _ADDRESS.isdisjoint(t.folded for t in tokens):
+        found = _addressed(found, tokens)
     return found
+
+
+# A weak word aimed at the reader is an insult ("you are crazy", "jesteś gównem"), the same word
+# about a thing often is not ("crazy weather", "gówno prawda"): second-person words just before a
+# weak span (or right after it: "shut up you") raise it by ADDRESSED_BOOST.
+_ADDRESS = frozenset(
+    {"you", "your", "youre", "you're", "ur", "u", "yall", "y'all", "yourself", "ya"}
+    | {"ty", "wy", "twoj", "twoja", "twoje", "twoi", "wasz", "jestes", "jestescie", "ciebie"}
+)
+ADDRESSED_BOOST = 0.15
+ADDRESS_WINDOW = 3
+STRONG_WEIGHT = 0.9  # spans this strong need no context
+
+
+def _addressed(found: list[tuple[Span, float]], tokens: list[Token]) -> list[tuple[Span, float]]:
+    starts = [t.start for t in tokens]
+    out: list[tuple[Span, float]] = []
+    for span, weight in found:
+        if weight < STRONG_WEIGHT:
+            first = bisect.bisect_left(starts, span.start)
+            last = bisect.bisect_left(starts, span.end)
+            near = tokens[max(0, first - ADDRESS_WINDOW) : first] + tokens[last : last + 1]
+            if any(t.folded in _ADDRESS for t in near):
+                span = Span(
+                    span.start, span.end, span.text, span.category, f"{span.rule}+addressed"
+                )
+                weight = round(min(STRONG_WEIGHT, weight + ADDRESSED_BOOST), 3)
+        out.append((span, weight))
+    return out

@@ -77,13 +77,21 @@ def _load_en() -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
 
 def _load_pl() -> tuple[dict[str, float], dict[str, float]]:
     """Polish lemma valences, and the same keyed by diacritic-free lemma for unaccented text."""
-    text = resources.files("monitoring.scoring").joinpath("data/pl_valence.tsv").read_text("utf-8")
-    lemmas: dict[str, float] = {}
-    for line in text.splitlines():
+    data = resources.files("monitoring.scoring").joinpath("data")
+    raw_values: dict[str, float] = {}
+    for line in data.joinpath("pl_valence.tsv").read_text("utf-8").splitlines():
         if line.startswith("#"):
             continue
         lemma, raw, origin = line.split("\t")
-        value = float(raw) * (PL_EXPANDED_SCALE if origin == "expanded" else 1.0)
+        raw_values[lemma] = float(raw) * (PL_EXPANDED_SCALE if origin == "expanded" else 1.0)
+    # The team's corrections of clearly wrong frequent lemmas (our judgement, documented per row).
+    for line in data.joinpath("pl_valence_overrides.tsv").read_text("utf-8").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        lemma, raw, _why = line.split("\t")
+        raw_values[lemma] = float(raw)
+    lemmas: dict[str, float] = {}
+    for lemma, value in raw_values.items():
         # Word norms rate words out of context ("sklep" 0.76): only the excess over a dead zone
         # carries sentiment in a sentence.
         value = math.copysign(max(0.0, abs(value) - PL_DEAD_ZONE), value)

@@ -117,7 +117,6 @@ def test_tone_rules_point_at_the_phrase(language: str, text: str, category: str,
 @pytest.mark.parametrize(
     ("language", "text", "word"),
     [
-        ("en", "What the hell were you thinking?", "hell"),
         ("en", "This is sh1t service, we know.", "sh1t"),
         ("pl", "Co za kurwa bałagan.", "kurwa"),
         ("pl", "Spierdalaj z tym pytaniem.", "Spierdalaj"),
@@ -128,6 +127,15 @@ def test_vulgar_words_come_from_the_scoring_engine(language: str, text: str, wor
     assert [(f.text, f.severity) for f in found] == [(word, BLOCK)]
     assert found[0].rule.startswith("scoring:")
     assert "scoring-" in found[0].engine_version
+
+
+def test_mild_vulgarity_from_the_engine_is_a_warning() -> None:
+    # Since scoring 2026.11.3 the engine drops "hell" (Davidson does not vouch for it); the
+    # checker's own list still warns on it in a brand reply.
+    found = findings("What the hell were you thinking?", "en")
+    assert [(f.text, f.severity, f.category) for f in found] == [
+        ("hell", WARN, "offensive_language")
+    ]
 
 
 def test_shouting_is_a_warning() -> None:
