@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection as default_connection
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 def insert_columns(
@@ -20,9 +22,11 @@ def insert_columns(
     columns: Mapping[str, Sequence[Any]],
     *,
     ignore_conflicts: bool = False,
+    db: BaseDatabaseWrapper | None = None,
 ) -> int:
     """Insert one row per position of `columns` (attribute name → values, equal lengths);
     returns how many rows were inserted (conflicting rows are skipped with `ignore_conflicts`).
+    `db` is the connection to use (default: this thread's default connection).
 
     Values go to the driver as they are, so they must be what psycopg adapts natively (UUIDs,
     aware datetimes, str, int, None: foreign keys by their `_id` attribute name)."""
@@ -32,6 +36,7 @@ def insert_columns(
     count = lengths.pop() if lengths else 0
     if not count:
         return 0
+    connection = db or default_connection
     known = {field.attname for field in model._meta.concrete_fields}
     if unknown := set(columns) - known:
         raise ValueError(f"{model.__name__} has no fields {sorted(unknown)}")

@@ -5,6 +5,8 @@ started for declared incidents. A constant number of queries per batch of events
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -85,11 +87,57 @@ def _matches(rule: NotificationRule, event: Event, incident: Incident | None) ->
     return True
 
 
+@dataclass
+class NotificationPlan:
+    """The notifications a batch of events asks for, as columns (one value per notification),
+    and what starting their escalations needs."""
+
+    events: list[Event]
+    incidents: dict[str, Incident]
+    columns: dict[str, list[Any]]
+
+    @property
+    def size(self) -> int:
+        return len(self.columns["event_id"])
+
+    def chunks(self, size: int) -> Iterator[dict[str, list[Any]]]:
+        """The rows in chunks of `size`, every recipient's first contact method first."""
+        order = sorted(range(self.size), key=self.columns["position"].__getitem__)
+        for start in range(0, self.size, size):
+            rows = order[start : start + size]
+            yield {name: [values[i] for i in rows] for name, values in self.columns.items()}
+
+
 def plan_notifications(events: list[Event]) -> int:
     """Notifications for the batch from members' rules, plus escalations to start."""
+    plan = notification_plan(events)
+    insert_columns(Notification, plan.columns, ignore_conflicts=True)
+    start_escalations(plan)
+    return plan.size
+
+
+def start_escalations(plan: NotificationPlan) -> None:
+    _start_escalations(plan.events, plan.incidents)
+
+
+def notification_plan(events: list[Event]) -> NotificationPlan:
+    """Who is notified of the batch, through which methods and when (nothing is written)."""
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in (
+            "organisation_id",
+            "event_id",
+            "recipient_id",
+            "contact_method_id",
+            "channel",
+            "incident_id",
+            "next_attempt_at",
+            "position",
+        )
+    }
     relevant = [e for e in events if e.type in NOTIFIABLE and _wants_notice(e)]
     if not relevant:
-        return 0
+        return NotificationPlan(relevant, {}, columns)
     org_ids = {e.organisation_id for e in relevant}
     incident_ids = {i for i in map(_incident_id, relevant) if i is not None}
     incidents = {
@@ -118,19 +166,6 @@ def plan_notifications(events: list[Event]) -> int:
         for incident_id, user_id in RoleAssignment.all_tenants.filter(
             incident_id__in=list(incidents), unassigned_at__isnull=True
         ).values_list("incident_id", "user_id")
-    }
-    columns: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "organisation_id",
-            "event_id",
-            "recipient_id",
-            "contact_method_id",
-            "channel",
-            "incident_id",
-            "next_attempt_at",
-            "position",
-        )
     }
     for event in relevant:
         incident = incidents.get(_incident_id(event) or "")
@@ -169,9 +204,7 @@ def plan_notifications(events: list[Event]) -> int:
                 columns["next_attempt_at"].append(at)
                 columns["position"].append(position)
                 position += 1
-    insert_columns(Notification, columns, ignore_conflicts=True)
-    _start_escalations(relevant, incidents)
-    return len(columns["event_id"])
+    return NotificationPlan(relevant, incidents, columns)
 
 
 def _starts_escalation(event: Event) -> bool:
@@ -227,4 +260,11 @@ def _start_escalations(events: list[Event], incidents: dict[str, Incident]) -> N
     Escalation.all_tenants.bulk_create(runs, ignore_conflicts=True)
 
 
-__all__ = ["NOTIFIABLE", "plan_notifications", "quiet_until"]
+__all__ = [
+    "NOTIFIABLE",
+    "NotificationPlan",
+    "notification_plan",
+    "plan_notifications",
+    "quiet_until",
+    "start_escalations",
+]

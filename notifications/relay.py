@@ -5,6 +5,10 @@ every delivery for the batch in a constant number of queries (unique per event a
 so a replayed batch plans nothing twice), marks them dispatched in the same transaction, and
 wakes the delivery workers after commit. A wake-up lost because Redis was down costs only
 latency: beat runs the relay every few seconds, and the rows wait in PostgreSQL.
+
+A batch that plans more than `CHUNK` notifications (a broadcast to thousands) commits them
+ahead, chunk by chunk on a second connection, so sending starts while the rest is planned;
+the events are still marked dispatched only once every chunk is in (see `_insert_ahead`).
 """
 
 from __future__ import annotations
@@ -13,12 +17,18 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
+from crisis_api.bulk import insert_columns
 from incidents.models import Incident
-from notifications.models import WebhookEndpoint, WebhookMessage
-from notifications.planner import NOTIFIABLE, plan_notifications
+from notifications.models import Notification, WebhookEndpoint, WebhookMessage
+from notifications.planner import (
+    NOTIFIABLE,
+    NotificationPlan,
+    notification_plan,
+    start_escalations,
+)
 from notifications.webhooks import WEBHOOK_EVENT_TYPES, envelope
 from organisations.events import Actor
 from organisations.models import Event
@@ -86,27 +96,64 @@ def plan_webhooks(events: list[Event]) -> int:
 def outbox_relay(*, batch: int = BATCH) -> int:
     """Dispatch every undispatched event, batch by batch; returns how many were dispatched."""
     dispatched = 0
+    side = _side_connection_allowed()
     while True:
         with transaction.atomic():
             events = list(
-                Event.all_tenants.select_for_update(skip_locked=True)
+                Event.all_tenants.select_for_update(skip_locked=True, no_key=True)
                 .filter(dispatched_at__isnull=True)
                 .order_by("occurred_at", "seq")[:batch]
             )
             if not events:
                 return dispatched
+            plan = notification_plan(events)
+            if side and plan.size > CHUNK:
+                _insert_ahead(plan)
+            else:
+                insert_columns(Notification, plan.columns, ignore_conflicts=True)
+            start_escalations(plan)
             planned = plan_webhooks(events)
-            notified = plan_notifications(events)
             Event.all_tenants.filter(pk__in=[e.pk for e in events]).update(
                 dispatched_at=timezone.now()
             )
             if planned:
                 transaction.on_commit(wake_delivery, robust=True)
-            if notified or any(e.type in NOTIFIABLE for e in events):
+            if plan.size or any(e.type in NOTIFIABLE for e in events):
                 transaction.on_commit(wake_notifications, robust=True)
         dispatched += len(events)
         if len(events) < batch:
             return dispatched
+
+
+#: A batch planning more notifications than this commits them ahead of the batch, in chunks of
+#: this size and every recipient's first contact method first, so the delivery workers start
+#: while the rest is planned (a 10,000-recipient broadcast otherwise waits for all of it).
+CHUNK = 2_000
+
+
+def _side_connection_allowed() -> bool:
+    """Chunks are committed on a second connection: only on PostgreSQL, and only when the relay
+    is not inside someone else's transaction (that connection could not see its rows)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _insert_ahead(plan: NotificationPlan) -> None:
+    """Insert and commit the plan's notifications chunk by chunk on a second connection, waking
+    the delivery workers after the first, while this transaction holds the events (FOR NO KEY
+    UPDATE, so the chunks' foreign-key checks are not blocked) and marks them dispatched only
+    after every chunk is in. If anything fails before that, the events stay undispatched and
+    the next relay plans them again; the committed rows are skipped (unique per event,
+    recipient and method), so nothing is lost and nothing is sent twice."""
+    side = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with side.cursor() as cursor:  # never wait forever on a lock: fail, and plan again later
+            cursor.execute("SET lock_timeout = '10s'")
+        for number, chunk in enumerate(plan.chunks(CHUNK)):
+            insert_columns(Notification, chunk, ignore_conflicts=True, db=side)  # autocommit
+            if number == 0:
+                wake_notifications()
+    finally:
+        side.close()
 
 
 def wake_delivery() -> None:
