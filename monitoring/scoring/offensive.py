@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from monitoring.scoring import insults as _insults
 from monitoring.scoring.lemmas import lemma_pl
 from monitoring.scoring.text import Token, bounded_cache, fold, tokenize
 
@@ -312,7 +313,29 @@ def find_spans(
     found.sort(key=lambda pair: pair[0].start)
     if found and tokens and not _ADDRESS.isdisjoint(t.folded for t in tokens):
         found = _addressed(found, tokens)
+    frames = _insults.find(text, tokens, language)
+    if frames:
+        found = _framed(found, frames, text)
     return found
+
+
+def _framed(
+    found: list[tuple[Span, float]], frames: list[_insults.Hit], text: str
+) -> list[tuple[Span, float]]:
+    """Insult frames raise the spans they cover to the frame's weight, or add the judging word."""
+    out = list(found)
+    for start, end, weight, rule in frames:
+        overlapping = [k for k, (s, _) in enumerate(out) if s.start < end and start < s.end]
+        if not overlapping:
+            out.append((Span(start, end, text[start:end], "insult", rule), weight))
+            continue
+        for k in overlapping:
+            span, known = out[k]
+            if known < weight:
+                raised = Span(span.start, span.end, span.text, span.category, f"{span.rule}+{rule}")
+                out[k] = (raised, weight)
+    out.sort(key=lambda pair: pair[0].start)
+    return out
 
 
 # A weak word aimed at the reader is an insult ("you are crazy", "jesteś gównem"), the same word
