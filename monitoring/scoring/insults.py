@@ -25,7 +25,7 @@ from monitoring.scoring.sentiment import EN_WORDS
 from monitoring.scoring.text import Token
 
 # Weights of a frame hit (the judging word's span takes the higher of this and its list weight).
-# EN_WEIGHT sits just over the English threshold (0.75); PL_WEIGHT over the Polish one (0.85).
+# EN_WEIGHT reaches the English threshold (0.8) on its own; PL_WEIGHT is over the Polish one (0.85).
 EN_WEIGHT = 0.8
 # A judging adjective ("he is pathetic") is a weaker cue than a person noun ("he is a clown"):
 # on its own it stays under the English threshold and counts with other spans.
