@@ -384,6 +384,9 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # /readyz reports "degraded" when the oldest undispatched event is older than this.
 OUTBOX_LAG_DEGRADED_SECONDS = env.int("OUTBOX_LAG_DEGRADED_SECONDS", default=120)
+# A relay batch planning more notifications than this commits them ahead in chunks of this size
+# (notifications/relay.py); 0 plans every batch in one transaction.
+RELAY_CHUNK_NOTIFICATIONS = env.int("RELAY_CHUNK_NOTIFICATIONS", default=2_000)
 # A notification or webhook message this far past due and not final is reported by the audit.
 DELIVERY_AUDIT_GRACE_SECONDS = env.int("DELIVERY_AUDIT_GRACE_SECONDS", default=300)
 # Mentions still waiting for case grouping this long after they were stored are grouped by the

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db import connection, transaction
+from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 
 from crisis_api.bulk import insert_columns
@@ -160,37 +160,79 @@ CLAIMED_FIELDS = (
     "escalation",
     "attempts",
 )
+# One statement on PostgreSQL: lock the due rows (SKIP LOCKED), mark them claimed and return
+# what sending needs, the contact method's encrypted target included. Identifiers are the
+# models' own; every value is a bound parameter.
+_CLAIM_SQL = """
+WITH due AS (
+    SELECT id FROM {notification}
+    WHERE status = 'pending' AND next_attempt_at <= %s
+    ORDER BY next_attempt_at, position
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {notification} AS n
+SET status = 'sending', claim_token = %s, claimed_until = %s
+FROM due, {contact_method} AS cm
+WHERE n.id = due.id AND cm.id = n.contact_method_id
+RETURNING n.id, {fields}, cm.target_ciphertext
+"""
 
 
 def claim_due(*, limit: int, now: datetime | None = None) -> tuple[uuid.UUID, list[Notification]]:
+    """Claim up to `limit` due notifications (every recipient's first method first) under a
+    new token; each carries `target_ciphertext`, its contact method's encrypted target. The
+    batch's organisations, events, incidents and escalations are loaded once each."""
     now = now or timezone.now()
     token = uuid.uuid4()
+    until = now + timedelta(seconds=CLAIM_SECONDS)
+    if connection.vendor == "postgresql":
+        claimed = _claim_returning(now=now, limit=limit, token=token, until=until)
+    else:
+        claimed = _claim_portable(now=now, limit=limit, token=token, until=until)
+    # Prefetched, not joined: a batch usually shares one event, incident and organisation, so
+    # each is loaded (and its JSON parsed) once per batch instead of once per row.
+    prefetch_related_objects(claimed, "organisation", "event", "incident__severity", "escalation")
+    return token, claimed
+
+
+def _claim_returning(
+    *, now: datetime, limit: int, token: uuid.UUID, until: datetime
+) -> list[Notification]:
+    meta = Notification._meta
+    columns = {field.name: field.column for field in meta.concrete_fields}
+    fields = ", ".join(f"n.{columns[name]}" for name in CLAIMED_FIELDS)
+    sql = _CLAIM_SQL.format(
+        notification=meta.db_table, contact_method=ContactMethod._meta.db_table, fields=fields
+    )
+    return list(Notification.all_tenants.raw(sql, [now, limit, token, until]))
+
+
+def _claim_portable(
+    *, now: datetime, limit: int, token: uuid.UUID, until: datetime
+) -> list[Notification]:
+    """The same claim in three statements, for databases without UPDATE … RETURNING of a
+    locked page (SQLite in development: one writer at a time, so nothing to skip)."""
     with transaction.atomic():
         ids = list(
             Notification.all_tenants.select_for_update(skip_locked=True)
             .filter(status=Notification.Status.PENDING, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "position")  # every recipient's first method first
+            .order_by("next_attempt_at", "position")
             .values_list("pk", flat=True)[:limit]
         )
         Notification.all_tenants.filter(pk__in=ids).update(
-            status=Notification.Status.SENDING,
-            claim_token=token,
-            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+            status=Notification.Status.SENDING, claim_token=token, claimed_until=until
         )
-    # Prefetched, not joined: a batch usually shares one event, incident and organisation, so
-    # each is loaded (and its JSON parsed) once per batch instead of once per row.
-    claimed = list(
+    return list(
         Notification.all_tenants.filter(pk__in=ids, claim_token=token)
         .only(*CLAIMED_FIELDS)
-        .prefetch_related(
-            "organisation",
-            "event",
-            "incident__severity",
-            Prefetch("contact_method", ContactMethod.all_tenants.only("target_ciphertext")),
-            "escalation",
-        )
+        .annotate(target_ciphertext=F("contact_method__target_ciphertext"))
     )
-    return token, claimed
+
+
+def _ciphertext(notification: Notification) -> str:
+    """The encrypted target the claim loaded with the notification."""
+    return str(notification.__dict__["target_ciphertext"])
 
 
 MAX_LOST_CLAIMS = 5
@@ -384,9 +426,7 @@ def deliver_due(
         if text_key not in texts:
             texts[text_key] = render_text(event=notification.event, incident=notification.incident)
         message = with_ack_link(texts[text_key], notification.pk)
-        ready.append(
-            (notification, decrypt(notification.contact_method.target_ciphertext), message)
-        )
+        ready.append((notification, decrypt(_ciphertext(notification)), message))
 
     def send(item: tuple[Notification, str, Message]) -> Result:
         notification, target, message = item

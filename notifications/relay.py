@@ -6,9 +6,10 @@ so a replayed batch plans nothing twice), marks them dispatched in the same tran
 wakes the delivery workers after commit. A wake-up lost because Redis was down costs only
 latency: beat runs the relay every few seconds, and the rows wait in PostgreSQL.
 
-A batch that plans more than `CHUNK` notifications (a broadcast to thousands) commits them
-ahead, chunk by chunk on a second connection, so sending starts while the rest is planned;
-the events are still marked dispatched only once every chunk is in (see `_insert_ahead`).
+A batch that plans more than `RELAY_CHUNK_NOTIFICATIONS` notifications (a broadcast to
+thousands) commits them ahead, chunk by chunk on a second connection, so sending starts while
+the rest is planned; the events are still marked dispatched only once every chunk is in (see
+`_insert_ahead`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
@@ -107,8 +109,9 @@ def outbox_relay(*, batch: int = BATCH) -> int:
             if not events:
                 return dispatched
             plan = notification_plan(events)
-            if side and plan.size > CHUNK:
-                _insert_ahead(plan)
+            chunk = settings.RELAY_CHUNK_NOTIFICATIONS
+            if side and 0 < chunk < plan.size:
+                _insert_ahead(plan, chunk)
             else:
                 insert_columns(Notification, plan.columns, ignore_conflicts=True)
             start_escalations(plan)
@@ -125,19 +128,13 @@ def outbox_relay(*, batch: int = BATCH) -> int:
             return dispatched
 
 
-#: A batch planning more notifications than this commits them ahead of the batch, in chunks of
-#: this size and every recipient's first contact method first, so the delivery workers start
-#: while the rest is planned (a 10,000-recipient broadcast otherwise waits for all of it).
-CHUNK = 2_000
-
-
 def _side_connection_allowed() -> bool:
     """Chunks are committed on a second connection: only on PostgreSQL, and only when the relay
     is not inside someone else's transaction (that connection could not see its rows)."""
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def _insert_ahead(plan: NotificationPlan) -> None:
+def _insert_ahead(plan: NotificationPlan, size: int) -> None:
     """Insert and commit the plan's notifications chunk by chunk on a second connection, waking
     the delivery workers after the first, while this transaction holds the events (FOR NO KEY
     UPDATE, so the chunks' foreign-key checks are not blocked) and marks them dispatched only
@@ -148,7 +145,7 @@ def _insert_ahead(plan: NotificationPlan) -> None:
     try:
         with side.cursor() as cursor:  # never wait forever on a lock: fail, and plan again later
             cursor.execute("SET lock_timeout = '10s'")
-        for number, chunk in enumerate(plan.chunks(CHUNK)):
+        for number, chunk in enumerate(plan.chunks(size)):
             insert_columns(Notification, chunk, ignore_conflicts=True, db=side)  # autocommit
             if number == 0:
                 wake_notifications()

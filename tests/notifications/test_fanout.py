@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -113,6 +114,29 @@ def test_every_recipients_first_method_is_claimed_before_any_second(
     assert {n.channel for n in first} == {"slack"}
     _, second = delivery.claim_due(limit=4)
     assert {n.channel for n in second} == {"teams"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("claim", ["_claim_returning", "_claim_portable"])
+def test_both_claims_take_the_same_page_with_its_targets(
+    org: Organisation, receiver: Any, claim: str
+) -> None:
+    """PostgreSQL claims with one UPDATE … RETURNING; other databases (SQLite in development)
+    with the ORM: the same rows, in the same order, each with its encrypted target."""
+    users = [member_with(org, ["slack", "teams"], receiver.url) for _ in range(3)]
+    declare(org)
+    token, now = uuid.uuid4(), timezone.now()
+    until = now + timedelta(seconds=delivery.CLAIM_SECONDS)
+    claimed = getattr(delivery, claim)(now=now, limit=4, token=token, until=until)
+    assert len(claimed) == 4
+    assert {n.recipient_id for n in claimed if n.channel == "slack"} == {u.pk for u in users}
+    targets = dict(ContactMethod.all_tenants.values_list("pk", "target_ciphertext"))
+    for notification in claimed:
+        assert delivery._ciphertext(notification) == targets[notification.contact_method_id]
+    rows = Notification.all_tenants.filter(claim_token=token)
+    assert rows.count() == 4
+    assert set(rows.values_list("status", flat=True)) == {"sending"}
+    assert Notification.all_tenants.filter(status="pending").count() == 2
 
 
 @pytest.mark.django_db

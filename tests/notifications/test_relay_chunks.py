@@ -34,8 +34,8 @@ MEMBERS = 4  # two contact methods each: 8 notifications, chunks of 3
 
 
 @pytest.fixture(autouse=True)
-def small_chunks(monkeypatch: pytest.MonkeyPatch, org: Organisation) -> None:
-    monkeypatch.setattr(relay, "CHUNK", 3)
+def small_chunks(settings: Any, org: Organisation) -> None:
+    settings.RELAY_CHUNK_NOTIFICATIONS = 3
     for _ in range(MEMBERS):
         user = make_membership(org, Role.RESPONDER).user
         methods = [make_contact_method(org, user) for _ in range(2)]
