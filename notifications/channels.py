@@ -4,8 +4,8 @@
 E-mail goes through Django's e-mail backend (any django-anymail provider by settings; the
 provider's message id is kept when the backend reports one). SMS is Twilio's Messages API.
 Slack (incoming webhook), Microsoft Teams (Workflows webhook with an Adaptive Card) and plain
-webhooks are tenant-supplied URLs, so they go through the SSRF-guarded urllib3 pool
-(`crisis_api.net.GuardedPool`, one per sending thread, connections kept alive).
+webhooks are tenant-supplied URLs, so they go through the SSRF-guarded client
+(`crisis_api.net.GuardedPool` on `http.client`, one per sending thread, connections kept alive).
 """
 
 from __future__ import annotations

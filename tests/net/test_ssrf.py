@@ -12,6 +12,7 @@ import pickle
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -815,3 +816,66 @@ def test_pool_trusts_the_public_ca_bundle_by_default(tls_server: tuple[LocalServ
 
     with pytest.raises(TransportError, match="certificate verify failed"):  # self-signed
         _pool_post(f"https://hooks.customer.test:{server.port}/ok", pool)
+
+
+class _KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; `/once` answers, then hangs up without saying so."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1  # type: ignore[attr-defined]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+        self.close_connection = self.path == "/once"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def keep_alive_server(dials: Dials) -> Iterator[Any]:
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
+    server.connections = 0  # type: ignore[attr-defined]
+    server.daemon_threads = True
+    dials.passthrough.add(("127.0.0.1", server.server_address[1]))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_pool_keeps_connections_alive(keep_alive_server: Any, dials: Dials) -> None:
+    pool = GuardedPool(allowed_networks=["127.0.0.1/32"])
+    url = f"http://127.0.0.1:{keep_alive_server.server_address[1]}/hook"
+
+    replies = [_pool_post(url, pool) for _ in range(3)]
+
+    assert [r.status for r in replies] == [200, 200, 200]
+    assert keep_alive_server.connections == 1
+    assert len(dials.addresses) == 1  # one connect, so one SSRF check for three requests
+
+
+def test_pool_reconnects_when_the_server_dropped_a_kept_connection(
+    keep_alive_server: Any,
+) -> None:
+    pool = GuardedPool(allowed_networks=["127.0.0.1/32"])
+    base = f"http://127.0.0.1:{keep_alive_server.server_address[1]}"
+
+    assert _pool_post(f"{base}/once", pool).status == 200  # the server hangs up after this
+    time.sleep(0.2)
+    assert _pool_post(f"{base}/hook", pool).status == 200
+
+    assert keep_alive_server.connections == 2
