@@ -7,6 +7,7 @@ to anything but this test's own local server raises `Dialled` before a packet le
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import pickle
 import socket
@@ -175,18 +176,25 @@ class LocalServer(HTTPServer):
         self.port: int = self.server_address[1]
 
 
-@pytest.fixture
-def local_server(dials: Dials) -> Iterator[LocalServer]:
-    server = LocalServer()
-    dials.passthrough.add(("127.0.0.1", server.port))
+@contextlib.contextmanager
+def serving(server: HTTPServer, dials: Dials) -> Iterator[None]:
+    """`server` answering on 127.0.0.1 from a thread, and let through the fake socket layer."""
+    dials.passthrough.add(("127.0.0.1", server.server_address[1]))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield server
+        yield
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def local_server(dials: Dials) -> Iterator[LocalServer]:
+    server = LocalServer()
+    with serving(server, dials):
+        yield server
 
 
 def _self_signed(hostname: str, directory: Path) -> tuple[Path, Path]:
@@ -846,15 +854,8 @@ def keep_alive_server(dials: Dials) -> Iterator[Any]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveHandler)
     server.connections = 0  # type: ignore[attr-defined]
     server.daemon_threads = True
-    dials.passthrough.add(("127.0.0.1", server.server_address[1]))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(server, dials):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_pool_keeps_connections_alive(keep_alive_server: Any, dials: Dials) -> None:
