@@ -303,6 +303,7 @@ def _plurals(nouns: frozenset[str]) -> frozenset[str]:
 
 # VADER's verb forms ("lying", "killing", "screwed") say what someone does or undergoes.
 EN_NOUNS = _plurals(EN_PERSON_NOUNS)
+_EN_PLURALS_ONLY = EN_NOUNS - EN_PERSON_NOUNS
 EN_JUDGING = frozenset(
     {
         w
@@ -621,8 +622,15 @@ def find(text: str, tokens: list[Token], language: str | None) -> list[Hit]:
                     if not _joined(text, tokens[j - 1], tokens[j]):
                         break
                     if words[j] in EN_NOUNS:
+                        # "you idiot" and "what losers" must end there: "you idiots did",
+                        # "what losers prefer" are a subject, not a vocative or an exclamation
                         if (
-                            word != "you"
+                            (
+                                word != "you"
+                                and (
+                                    word != "what" or j > i + 1 or words[j] not in _EN_PLURALS_ONLY
+                                )
+                            )
                             or j + 1 == n
                             or not _joined(text, tokens[j], tokens[j + 1])
                         ):

@@ -2,7 +2,8 @@
 
 English valences are VADER's lexicon (read from the installed vaderSentiment package); Polish
 valences are polvader's lemma lexicon (data/pl_valence.tsv), looked up by simplemma lemma. The rule
-layer (negation scope, boosters, "but"/"ale" contrast, capitals, exclamation marks) is ours.
+layer (negation scope, boosters, "but"/"ale" contrast, capitals, exclamation marks) is ours; a
+stand-alone English "no" and the "kind of"/"sort of" dampeners follow VADER 3.3.2's own rules.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ PL_DEAD_ZONE = 0.6
 PL_MIN_VALENCE = 0.1
 PL_BIAS = -0.05
 # Linear calibration of the lexicon score against human ratings (mean rating / 4) of the VADER
-# tweets (MIT), fitted by scripts/fit_sentiment_calibration.py: questions lean negative,
-# exclamations positive, whatever the words say.
+# tweets (MIT), fitted by scripts/fit_sentiment_calibration.py: questions lean negative whatever
+# the words say, exclamations positive unless the words read negative (2026.11.5, a rule set by
+# hand: there VADER's exclamation boost already deepens the negative compound, "sorry!!"). The
+# weights were not refitted for that rule: a refit moved tweeteval by +0.005 macro-F1 but
+# mozetic_en by -0.005 (docs/benchmarks.md §3).
 CALIBRATION: dict[str, float] = {
     "bias": 0.0024,
     "compound": 0.6122,
@@ -145,6 +149,25 @@ EN_BOOSTERS = {
     ),
 }
 EN_CONTRAST = frozenset({"but", "however", "yet"})
+# Rule words VADER also rates as words: "no" keeps its own valence when no valenced word follows.
+EN_OWN_VALENCE = frozenset({"no"})
+# "no one", "no longer", "no later than", "no matter": "no" is part of a fixed phrase there.
+EN_NO_PHRASES = frozenset({"one", "longer", "later", "sooner", "matter", "where"})
+_NUMBER_RE = re.compile(r"\.\s*\d")
+
+
+def _stands_alone(i: int, tokens: list[Token], words: list[tuple[str, float]], text: str) -> bool:
+    """A "no" that negates nothing: no valenced word follows it, it does not start a fixed
+    phrase, and it is not the abbreviation "No. 3"."""
+    if i + 1 == len(words):
+        return True
+    if words[i + 1][1] or words[i + 1][0] in EN_NO_PHRASES:
+        return False
+    return not _NUMBER_RE.match(text, tokens[i].end)
+
+
+# "kind of" / "sort of" are VADER's dampening bigrams; "kind" there is not the adjective.
+EN_HEDGE_NOUNS = frozenset({"kind", "sort"})
 # Polish rule words are matched on folded lemmas, so "żadnego" and "zadnego" both negate.
 PL_NEGATORS = frozenset(
     {"nie", "ani", "bez", "nigdy", "zaden", "wcale", "nic", "nikt", "brak", "niezbyt", "zero"}
@@ -214,7 +237,9 @@ def features(text: str, compound: float, contributions: list[dict[str, Any]]) ->
         "positive": math.tanh(positive / 3.0),
         "negative": math.tanh(negative / 3.0),
         "questions": min(text.count("?"), 3) / 3.0,
-        "exclamations": min(text.count("!"), 3) / 3.0,
+        # Emphasis leans positive only where the words do not already read negative: on a
+        # negative text VADER's exclamation boost is already in the compound ("sorry!").
+        "exclamations": min(text.count("!"), 3) / 3.0 if compound >= 0 else 0.0,
         "negated": float(
             any(m.startswith("negation") for c in contributions for m in c["modifiers"])
         ),
@@ -254,11 +279,23 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
         keys = [w[0] for w in words]
         contrast_at = max((i for i, k in enumerate(keys) if k in contrast), default=-1)
         english = lang != "pl"
+    emoticons = [
+        (match.start(), match.end(), value)
+        for match in _EMOTICON_RE.finditer(text)
+        if (value := EMOTICONS.get(match.group()) or EMOTICONS.get(match.group().lower()))
+    ]
     for i in valenced:
         key = keys[i]
         if key in negators or key in boosters or key in contrast:
-            continue
+            # VADER's rule: a stand-alone "no" ("no refund!", "still no signal") is itself negative;
+            # it only negates (and has no valence of its own) before a valenced word.
+            if not (english and key in EN_OWN_VALENCE and _stands_alone(i, tokens, words, text)):
+                continue
+        elif english and key in EN_HEDGE_NOUNS and i + 1 < len(keys) and keys[i + 1] == "of":
+            continue  # "kind of", "sort of": a dampener (below), not the adjective "kind"
         token = tokens[i]
+        if emoticons and any(s <= token.start < e for s, e, _ in emoticons):
+            continue  # the "l" of ":l" is part of the emoticon, not the word "l"
         base = words[i][1]
         value = base
         modifiers: list[str] = []
@@ -272,6 +309,14 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
                 break  # negation and intensifiers do not reach across "," "." "!" ...
             near = keys[j]
             boost = boosters.get(near)
+            if (
+                boost is None
+                and english
+                and near == "of"
+                and j > 0
+                and keys[j - 1] in EN_HEDGE_NOUNS
+            ):
+                boost = -BOOST  # "kind of annoying": VADER's "kind of" / "sort of" dampen
             if boost:
                 value += sign * boost * (1.0 - 0.05 * distance)
                 modifiers.append(f"{'intensifier' if boost > 0 else 'dampener'}:{tokens[j].raw}")
@@ -301,12 +346,9 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
             value = EMOJI[match.group()]
             total += value
             contributions.append(_contribution(match.group(), match.start(), value, "emoji"))
-    for match in _EMOTICON_RE.finditer(text):
-        chunk = match.group()
-        emoticon = EMOTICONS.get(chunk) or EMOTICONS.get(chunk.lower())
-        if emoticon:
-            total += emoticon
-            contributions.append(_contribution(chunk, match.start(), emoticon, "emoticon"))
+    for start, end, emoticon in emoticons:
+        total += emoticon
+        contributions.append(_contribution(text[start:end], start, emoticon, "emoticon"))
     if total:
         bangs = min(text.count("!"), 4)
         total += math.copysign(bangs * EXCLAMATION_BOOST, total)
