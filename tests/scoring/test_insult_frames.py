@@ -20,7 +20,8 @@ def frames(text: str, lang: str | None = None) -> list[tuple[str, str, float]]:
 
 
 def test_engine_version_bumped() -> None:
-    assert ENGINE_VERSION >= "2026.11.4"  # 2026.11.5 pins itself in test_rules_2026_11_5.py
+    version = tuple(int(part) for part in ENGINE_VERSION.split("."))
+    assert version >= (2026, 11, 4)  # 2026.11.5 pins itself in test_rules_2026_11_5.py
 
 
 @pytest.mark.parametrize(
