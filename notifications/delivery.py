@@ -47,16 +47,8 @@ CAP_REACHED = "plan cap reached this month"
 
 
 def usage_consume(*, organisation: Organisation, channel: str, now: datetime) -> bool:
-    """Take one message from this month's cap; False when it is used up. Safe under
-    concurrency: the increment is a conditional UPDATE, never read-then-write."""
-    cap = {"sms": organisation.sms_monthly_cap, "email": organisation.email_monthly_cap}[channel]
-    period = now.strftime("%Y-%m")
-    ChannelUsage.objects.get_or_create(organisation=organisation, channel=channel, period=period)
-    return bool(
-        ChannelUsage.objects.filter(
-            organisation=organisation, channel=channel, period=period, used__lt=cap
-        ).update(used=F("used") + 1)
-    )
+    """Take one message from this month's cap; False when it is used up."""
+    return usage_consume_many(organisation=organisation, channel=channel, wanted=1, now=now) == 1
 
 
 def usage_consume_many(

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Prefetch
 
 from crisis_api.bulk import insert_columns
@@ -100,6 +101,13 @@ class NotificationPlan:
     def size(self) -> int:
         return len(self.columns["event_id"])
 
+    def insert(self, db: BaseDatabaseWrapper | None = None) -> None:
+        """Insert the planned notifications (a row planned before is skipped)."""
+        insert_columns(Notification, self.columns, ignore_conflicts=True, db=db)
+
+    def start_escalations(self) -> None:
+        _start_escalations(self.events, self.incidents)
+
     def chunks(self, size: int) -> Iterator[dict[str, list[Any]]]:
         """The rows in chunks of `size`, every recipient's first contact method first."""
         order = sorted(range(self.size), key=self.columns["position"].__getitem__)
@@ -111,13 +119,9 @@ class NotificationPlan:
 def plan_notifications(events: list[Event]) -> int:
     """Notifications for the batch from members' rules, plus escalations to start."""
     plan = notification_plan(events)
-    insert_columns(Notification, plan.columns, ignore_conflicts=True)
-    start_escalations(plan)
+    plan.insert()
+    plan.start_escalations()
     return plan.size
-
-
-def start_escalations(plan: NotificationPlan) -> None:
-    _start_escalations(plan.events, plan.incidents)
 
 
 def notification_plan(events: list[Event]) -> NotificationPlan:
@@ -266,5 +270,4 @@ __all__ = [
     "notification_plan",
     "plan_notifications",
     "quiet_until",
-    "start_escalations",
 ]

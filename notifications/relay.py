@@ -29,7 +29,6 @@ from notifications.planner import (
     NOTIFIABLE,
     NotificationPlan,
     notification_plan,
-    start_escalations,
 )
 from notifications.webhooks import WEBHOOK_EVENT_TYPES, envelope
 from organisations.events import Actor
@@ -113,8 +112,8 @@ def outbox_relay(*, batch: int = BATCH) -> int:
             if side and 0 < chunk < plan.size:
                 _insert_ahead(plan, chunk)
             else:
-                insert_columns(Notification, plan.columns, ignore_conflicts=True)
-            start_escalations(plan)
+                plan.insert()
+            plan.start_escalations()
             planned = plan_webhooks(events)
             Event.all_tenants.filter(pk__in=[e.pk for e in events]).update(
                 dispatched_at=timezone.now()

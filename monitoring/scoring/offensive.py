@@ -393,10 +393,9 @@ def _addressed(
 # stupid". The negator comes right before the word, at most one filler between ("not so dumb",
 # "isn't that stupid"). Only the insult category: vulgar words stay vulgar when negated ("not
 # fucking funny").
-_EN_DENIALS = frozenset(
-    {"not", "never", "isn't", "isnt", "aren't", "arent", "wasn't", "wasnt", "ain't", "aint"}
-    | {"weren't", "werent", "hardly"}
-)
+# The insult frames' negators, less those that negate a noun rather than the predicate ("no
+# idiot would…", "neither", "nor").
+_EN_DENIALS = (_insults.EN_NEGATORS - {"no", "nor", "neither"}) | {"aint"}
 _DENIAL_FILLERS = frozenset({"so", "that", "too", "very", "really", "even", "at", "all", "a", "an"})
 
 
