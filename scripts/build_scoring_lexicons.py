@@ -69,6 +69,15 @@ NOISY_DISCOUNT = 0.2
 HOSTILE_VALENCE = -2.0
 HOSTILE_WEIGHT = 0.6
 MIN_WEIGHT = 0.5
+# A word's precision over all rows credits it with its company: most Davidson rows holding "fat",
+# "ugly" or "suck" also hold a slur or "bitch". So a second pass counts only the rows where the
+# form is the sole shipped form. A form seen alone in at least MIN_SOLE_SUPPORT rows whose
+# class-balanced precision there is below one half is more often clean than offensive on its
+# own: it is capped at SECONDARY_WEIGHT, a cue that flags only when aimed at someone or next to
+# another cue.
+MIN_SOLE_SUPPORT = 5
+SOLE_PRECISION_FLOOR = 0.5
+SECONDARY_WEIGHT = 0.65
 EN_SUFFIXES = ("s", "es", "ing", "ed")  # as monitoring/scoring/offensive.py
 BASE_LEXICON = "fem_big_imbir_and_nencki_lex_with_kazojc_adjectives.dat"
 DATA = Path(__file__).resolve().parents[1] / "monitoring" / "scoring" / "data"
@@ -179,12 +188,9 @@ def normal(raw: str) -> str:
     return " ".join(t.folded for t in tokenize(raw))
 
 
-def en_counts(dev: Path) -> tuple[Counter[str], Counter[str], int, int]:
-    """Document frequency of each folded word, inflection stem and bigram: offensive Davidson
-    rows vs clean rows (Davidson "neither" + VADER tweets rated neutral or positive)."""
-    pos: Counter[str] = Counter()
-    neg: Counter[str] = Counter()
-    n_pos = n_neg = 0
+def en_rows(dev: Path) -> list[tuple[set[str], bool]]:
+    """Each MIT-licensed row's folded words, inflection stems and bigrams, and whether it is
+    offensive: Davidson rows, and VADER tweets rated neutral or positive (clean)."""
     rows = [
         (row["text"], row["label"] == "offensive")
         for row in map(json.loads, (dev / "offensive_en.dev.jsonl").open(encoding="utf-8"))
@@ -194,19 +200,39 @@ def en_counts(dev: Path) -> tuple[Counter[str], Counter[str], int, int]:
         for row in map(json.loads, (dev / "sentiment_en.dev.jsonl").open(encoding="utf-8"))
         if row["source"] == "vader_tweets" and row["label"] != "negative"
     ]
+    out: list[tuple[set[str], bool]] = []
     for text, offensive in rows:
         tokens = tokenize(text)
         words = [t.folded for t in tokens]
         grams = set(words) | {f"{a} {b}" for a, b in itertools.pairwise(words)}
         for token in tokens:
             grams.update(token.folded[: -len(s)] for s in EN_SUFFIXES if token.folded.endswith(s))
-        if offensive:
-            pos.update(grams)
-            n_pos += 1
-        else:
-            neg.update(grams)
-            n_neg += 1
-    return pos, neg, n_pos, n_neg
+        out.append((grams, offensive))
+    return out
+
+
+def en_counts(
+    rows: list[tuple[set[str], bool]], only: frozenset[str] | None = None
+) -> tuple[Counter[str], Counter[str], int, int]:
+    """Document frequency of each gram in offensive vs clean rows. With `only`, a row counts
+    for a form of `only` just when it holds no other form of `only` (sole evidence)."""
+    pos: Counter[str] = Counter()
+    neg: Counter[str] = Counter()
+    n_pos = sum(offensive for _, offensive in rows)
+    for grams, offensive in rows:
+        if only is not None:
+            grams = grams & only
+            if len(grams) != 1:
+                continue
+        (pos if offensive else neg).update(grams)
+    return pos, neg, n_pos, len(rows) - n_pos
+
+
+def balanced_precision(p: int, n: int, n_pos: int, n_neg: int) -> float:
+    """Precision as if both classes were equally common (add-one on both rates)."""
+    rate_p = (p + RATE_PSEUDO) / n_pos
+    rate_n = (n + RATE_PSEUDO) / n_neg
+    return rate_p / (rate_p + rate_n)
 
 
 def vader_valence() -> dict[str, float]:
@@ -229,9 +255,7 @@ def en_weight(
     fallback = HOSTILE_WEIGHT if hostile else 0.0
     if not curated and p < MIN_SUPPORT_NOISY:
         return fallback
-    rate_p = (p + RATE_PSEUDO) / n_pos
-    rate_n = (n + RATE_PSEUDO) / n_neg
-    balanced = rate_p / (rate_p + rate_n)
+    balanced = balanced_precision(p, n, n_pos, n_neg)
     if not curated:
         if balanced >= MIN_PRECISION_NOISY:
             return balanced
@@ -266,7 +290,8 @@ def build_offensive(src: Path, dev: Path, wheel: Path) -> list[tuple[str, str, s
         ("en", "ldnoobw_v2"): read_list(src / "v2_en.txt"),
         ("pl", "ldnoobw_v2"): read_list(src / "v2_pl.txt"),
     }
-    en_stats = en_counts(dev)
+    en_texts = en_rows(dev)
+    en_stats = en_counts(en_texts)
     en_valence = vader_valence()
     norms = base_valence(wheel)
     pl_forms: dict[str, set[str]] = {}
@@ -295,7 +320,24 @@ def build_offensive(src: Path, dev: Path, wheel: Path) -> list[tuple[str, str, s
             if weight < MIN_WEIGHT:
                 continue
             rows[(lang, form)] = (form, lang, category(form), round(weight, 3), origin)
-    return sorted(rows.values())
+    return sorted(cap_by_sole_evidence(rows, en_texts).values())
+
+
+def cap_by_sole_evidence(
+    rows: dict[tuple[str, str], tuple[str, str, str, float, str]],
+    texts: list[tuple[set[str], bool]],
+) -> dict[tuple[str, str], tuple[str, str, str, float, str]]:
+    """Cap the English forms that, seen alone, are more often clean than offensive."""
+    shipped = frozenset(form for lang, form in rows if lang == "en")
+    pos, neg, n_pos, n_neg = en_counts(texts, only=shipped)
+    out = dict(rows)
+    for (lang, form), (_, _, cat, weight, origin) in rows.items():
+        p, n = pos[form], neg[form]
+        if lang != "en" or weight <= SECONDARY_WEIGHT or p + n < MIN_SOLE_SUPPORT:
+            continue
+        if balanced_precision(p, n, n_pos, n_neg) < SOLE_PRECISION_FLOOR:
+            out[(lang, form)] = (form, lang, cat, SECONDARY_WEIGHT, origin)
+    return out
 
 
 def base_valence(wheel: Path) -> dict[str, float]:

@@ -32,20 +32,23 @@ __all__ = [
     "warm",
 ]
 
-ENGINE_VERSION = "2026.11.5"
+ENGINE_VERSION = "2026.11.6"
 
 # Sentiment labels: compound at or beyond these bounds is positive / negative. The negative bound
-# (2026.11.5) is the one with the best tweeteval macro-F1 whose negative recall is at least
-# VADER 3.3.2's on both tweeteval_sentiment_val (0.676) and vader_tweets (0.943), dev data.
+# is VADER's own (-0.05), not a tuned value: negative mentions drive crisis signals, and the tuned
+# -0.078 of 2026.11.5 bought 0.003 tweeteval macro-F1 for 0.017 negative recall (dev data,
+# docs/benchmarks.md §3).
 POSITIVE_THRESHOLD = 0.2
-NEGATIVE_THRESHOLD = -0.078
+NEGATIVE_THRESHOLD = -0.05
 # A text is offensive when its toxicity reaches its language's threshold. English span weights
 # are class-balanced precisions on Davidson (MIT); Polish ones are list agreement and the team's
 # stem rules (scripts/build_scoring_lexicons.py). Each threshold is the lowest whose precision
 # and false-flag rate on a dev tuning source are no worse than the plain word list's there:
 # Polish on the BAN-PL rows with an even SHA-1 (docs/benchmarks.md §3). English (2026.11.4, with
 # the insult frames of insults.py): the lowest whose olid_train false-flag rate is at most 3.0%
-# and precision no lower than 2026.11.3's there (0.837).
+# and precision no lower than 2026.11.3's there (0.837). Kept at 0.8 in 2026.11.6, when the
+# sole-evidence caps would let that rule go to 0.75: on olid_train 0.75 finds recall 0.323 for
+# 3.0% false flags, 0.8 finds 0.311 for 2.7% (baseline 0.269, 3.3%); we keep the fewer flags.
 OFFENSIVE_THRESHOLDS = {"en": 0.8, "pl": 0.85}
 OFFENSIVE_THRESHOLD = max(OFFENSIVE_THRESHOLDS.values())  # undetermined language
 EXTRA_SPAN_FACTOR = 0.5

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitoring.scoring import ENGINE_VERSION, NEGATIVE_THRESHOLD, Score, score_batch
+from monitoring.scoring import NEGATIVE_THRESHOLD, Score, score_batch
 from monitoring.scoring.offensive import find_spans
 from monitoring.scoring.sentiment import CALIBRATION, compound_score, features
 from monitoring.scoring.text import tokenize
@@ -30,25 +30,21 @@ def words(text: str, lang: str = "en") -> dict[str, float]:
     return {c["token"]: c["valence"] for c in compound_score(text, tokenize(text), lang)[1]}
 
 
-def test_engine_version() -> None:
-    assert ENGINE_VERSION == "2026.11.5"
-
-
 # --- offensive: denied insult words -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("denied", "said"),
+    ("denied", "said", "word"),
     [
-        ("Relax, your question was not dumb.", "Relax, your question was dumb."),
-        ("Honestly he isn't that dumb at all", "Honestly he is dumb at all"),
-        ("My brother was never dumb, just lazy", "My brother was dumb, just lazy"),
+        ("Relax, your question was not dumb.", "Relax, your question was dumb.", "dumb"),
+        ("Honestly he isn't an idiot at all", "Honestly he is an idiot at all", "idiot"),
+        ("My brother was never an idiot, just lazy", "My brother was an idiot, just lazy", "idiot"),
     ],
 )
-def test_a_denied_insult_word_does_not_flag(denied: str, said: str) -> None:
+def test_a_denied_insult_word_does_not_flag(denied: str, said: str, word: str) -> None:
     assert one(said).offensive  # the same sentence without the denial still flags
     assert not one(denied).offensive
-    assert not any(text.lower() == "dumb" for text, _, _ in spans(denied))
+    assert not any(text.lower() == word for text, _, _ in spans(denied))
 
 
 def test_a_denial_does_not_clean_a_vulgar_word() -> None:
