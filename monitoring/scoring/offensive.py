@@ -107,8 +107,10 @@ _MASK_CHARS = "*%?$#@!&"
 _MASK_RE = re.compile(rf"[{re.escape(_MASK_CHARS)}]")
 _CHUNK_RE = re.compile(r"\S+")
 _EDGE = ".,;:!?\"'()[]{}<>«»„”“"
+# A letter followed by a digit, a mask, or separators before another letter. The match starts
+# after the letter (a look-behind): scanning for the rarer character is the cheaper search.
 _OBFUSCATED_RE = re.compile(
-    rf"[^\W\d_][\d{re.escape(_MASK_CHARS)}.\-_~+`^|]+[^\W_]|[^\W\d_]\d|[^\W\d_][{re.escape(_MASK_CHARS)}]"
+    rf"(?<=[^\W\d_])(?:[\d{re.escape(_MASK_CHARS)}.\-_~+`^|]+[^\W_]|\d|[{re.escape(_MASK_CHARS)}])"
 )
 _LINK_RE = re.compile(r"https?:|www\.|@\w")
 _SPACED_RE = re.compile(r"(?<!\w)[^\W\d_]\W{1,3}[^\W\d_]\W{1,3}[^\W\d_](?!\w)")

@@ -118,6 +118,9 @@ class TermMatcher:
     def __init__(self, terms: Iterable[tuple[str, str]]) -> None:
         self._index: dict[str, list[_Term]] = {}
         self._keys: frozenset[str] = frozenset()
+        # Per text word (lower-cased): the index keys it matches under, usually none. A matcher
+        # lives as long as its organisation's terms, so each word is probed once.
+        self._probes: dict[str, tuple[str, ...]] = {}
         self.size = 0
         for term_id, phrase in terms:
             words = [t.low for t in tokenize(phrase, social=False)]
@@ -135,25 +138,34 @@ class TermMatcher:
             return []
         return self.find_in(text, tokenize(text, social=False))
 
+    def _probe(self, token: Token) -> tuple[str, ...]:
+        bounded_cache(self._probes)
+        found = self._probes[token.low] = tuple(self._keys.intersection(_text_keys(token)))
+        return found
+
     def find_in(self, text: str, tokens: list[Token]) -> list[TermHit]:
         """`find` over tokens already made by `tokenize(text, social=False)`."""
-        memo = _KEYS
-        keys = [memo[t.low] if t.low in memo else _text_keys(t) for t in tokens]
+        probes = self._probes
         hits: list[TermHit] = []
         seen: set[tuple[str, int]] = set()
-        indexed = self._keys
-        for i, token_keys in enumerate(keys):
-            # One set intersection per word, whatever the number of terms.
-            for key in indexed.intersection(token_keys):
+        count = len(tokens)
+        for i, token in enumerate(tokens):
+            # One memo lookup per word, whatever the number of terms.
+            found = probes.get(token.low)
+            if found is None:
+                found = self._probe(token)
+            for key in found:
                 for term in self._index[key]:
                     end = i + len(term.keys)
-                    if end > len(tokens) or (term.term_id, i) in seen:
+                    if end > count or (term.term_id, i) in seen:
                         continue
-                    if all(
-                        not term.keys[j].isdisjoint(keys[i + j]) for j in range(1, len(term.keys))
+                    if not all(
+                        not term.keys[j].isdisjoint(_text_keys(tokens[i + j]))
+                        for j in range(1, len(term.keys))
                     ):
-                        seen.add((term.term_id, i))
-                        start, stop = tokens[i].start, tokens[end - 1].end
-                        hits.append(TermHit(term.term_id, start, stop, text[start:stop]))
+                        continue
+                    seen.add((term.term_id, i))
+                    start, stop = token.start, tokens[end - 1].end
+                    hits.append(TermHit(term.term_id, start, stop, text[start:stop]))
         hits.sort(key=lambda h: (h.start, h.end, h.term_id))
         return hits
