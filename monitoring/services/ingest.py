@@ -218,18 +218,27 @@ def _columns() -> list[Any]:
     return list(Mention._meta.concrete_fields)
 
 
-def _row_values(row: dict[str, Any], fields: Sequence[Any]) -> list[Any]:
+Column = tuple[str, Any, bool]  # attribute name, default (or its factory), default is a factory
+
+
+def _column_defaults(fields: Sequence[Any]) -> list[Column]:
+    """Each column's attribute name and the value a row without it takes: a constant default
+    once per batch, a callable one (uuid4, now) per row, else NULL."""
+    return [
+        (f.attname, f.get_default, True)
+        if f.has_default() and callable(f.default)
+        else (f.attname, f.get_default() if f.has_default() else None, False)
+        for f in fields
+    ]
+
+
+def _row_values(row: dict[str, Any], columns: Sequence[Column]) -> list[Any]:
     """Every column in table order; columns the pipeline does not set take their default
     (so a column another app adds, such as a nullable case link, needs no change here)."""
-    values = []
-    for f in fields:
-        if f.attname in row:
-            values.append(row[f.attname])
-        elif f.has_default():
-            values.append(f.get_default())
-        else:
-            values.append(None)
-    return values
+    return [
+        row[name] if name in row else (default() if factory else default)
+        for name, default, factory in columns
+    ]
 
 
 def _pg_type(f: Any) -> str:
@@ -251,8 +260,9 @@ def _store_postgresql(rows: list[dict[str, Any]]) -> list[uuid.UUID]:
         # COPY has no place in Django's cursor API: the psycopg cursor underneath takes it.
         with cursor.cursor.copy(f"COPY {_STAGE} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([_pg_type(f) for f in fields])
+            columns = _column_defaults(fields)
             for row in rows:
-                copy.write_row(_row_values(row, fields))
+                copy.write_row(_row_values(row, columns))
         cursor.execute(
             f"INSERT INTO {table} ({names}) SELECT {names} FROM {_STAGE} "  # noqa: S608 - names from the model
             "ON CONFLICT (source_id, external_id) DO NOTHING RETURNING id"
