@@ -96,6 +96,14 @@ def _term_keys(word_low: str) -> frozenset[str]:
     return frozenset(_variants(word) | _variants(lemma))
 
 
+def _rest_matches(keys: tuple[frozenset[str], ...], tokens: list[Token], i: int) -> bool:
+    """Whether the words after token i match a multi-word term's second and later words."""
+    for j in range(1, len(keys)):  # noqa: SIM110 - hot path: no generator per candidate term
+        if keys[j].isdisjoint(_text_keys(tokens[i + j])):
+            return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class TermHit:
     """A watch term found in a text; start/end index the original text."""
@@ -159,10 +167,7 @@ class TermMatcher:
                     end = i + len(term.keys)
                     if end > count or (term.term_id, i) in seen:
                         continue
-                    if not all(
-                        not term.keys[j].isdisjoint(_text_keys(tokens[i + j]))
-                        for j in range(1, len(term.keys))
-                    ):
+                    if end > i + 1 and not _rest_matches(term.keys, tokens, i):
                         continue
                     seen.add((term.term_id, i))
                     start, stop = token.start, tokens[end - 1].end
