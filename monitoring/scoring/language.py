@@ -38,7 +38,7 @@ def detect(tokens: list[Token]) -> tuple[str, float, dict[str, Any]]:
     words = [t.folded for t in tokens]
     en = sum(map(EN_WORDS.__contains__, words))
     pl = sum(map(PL_WORDS.__contains__, words))
-    letters = sum(1 for t in tokens if not t.raw.isascii() and not PL_LETTERS.isdisjoint(t.raw))
+    letters = sum([not PL_LETTERS.isdisjoint(t.raw) for t in tokens if not t.raw.isascii()])
     pl_score = pl + letters
     total = en + pl_score
     evidence = {

@@ -116,7 +116,9 @@ _EMOJI_RE = re.compile(f"[{''.join(re.escape(e) for e in EMOJI)}]")
 
 
 # Candidate emoticons: whitespace-delimited chunks of 2-6 characters with emoticon punctuation.
-_EMOTICON_RE = re.compile(r"(?<!\S)(?=\S{2,6}(?!\S))\S*[:;()<>|/\\^=*{}\[\]_]\S*")
+_EMOTICON_MARKS = ":;()<>|/\\^=*{}[]_"
+_EMOTICON_RE = re.compile(rf"(?<!\S)(?=\S{{2,6}}(?!\S))\S*[{re.escape(_EMOTICON_MARKS)}]\S*")
+_EMOTICON_CHARS = frozenset(_EMOTICON_MARKS)  # a text with none of them has no emoticon
 
 
 def _contribution(token: str, start: int, value: float, kind: str) -> dict[str, Any]:
@@ -277,13 +279,21 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
     if valenced:
         shouting_text = text.isupper()
         keys = [w[0] for w in words]
-        contrast_at = max((i for i, k in enumerate(keys) if k in contrast), default=-1)
+        contrast_at = (
+            -1
+            if contrast.isdisjoint(keys)
+            else max(i for i, k in enumerate(keys) if k in contrast)
+        )
         english = lang != "pl"
-    emoticons = [
-        (match.start(), match.end(), value)
-        for match in _EMOTICON_RE.finditer(text)
-        if (value := EMOTICONS.get(match.group()) or EMOTICONS.get(match.group().lower()))
-    ]
+    emoticons = (
+        [
+            (match.start(), match.end(), value)
+            for match in _EMOTICON_RE.finditer(text)
+            if (value := EMOTICONS.get(match.group()) or EMOTICONS.get(match.group().lower()))
+        ]
+        if not _EMOTICON_CHARS.isdisjoint(text)
+        else []
+    )
     for i in valenced:
         key = keys[i]
         if key in negators or key in boosters or key in contrast:
