@@ -280,9 +280,7 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
         shouting_text = text.isupper()
         keys = [w[0] for w in words]
         contrast_at = (
-            -1
-            if contrast.isdisjoint(keys)
-            else max(i for i, k in enumerate(keys) if k in contrast)
+            -1 if contrast.isdisjoint(keys) else max(i for i, k in enumerate(keys) if k in contrast)
         )
         english = lang != "pl"
     emoticons = (
