@@ -30,15 +30,15 @@ def _build_fold_table() -> dict[int, str]:
     return table
 
 
-def _as_sequence(table: dict[int, str]) -> str:
+def sequence_table(table: dict[int, str]) -> str:
     """The same one-for-one mapping as a string indexed by code point: `str.translate` looks a
     character up in it several times faster than in a dict. Characters past its end stay as
     they are, as characters missing from the dict do."""
     return "".join(table.get(code, chr(code)) for code in range(max(table) + 1))
 
 
-_FOLD_TABLE = _as_sequence(_build_fold_table())
-_LOWER_TABLE = _as_sequence(
+_FOLD_TABLE = sequence_table(_build_fold_table())
+_LOWER_TABLE = sequence_table(
     {
         code: chr(code).lower()
         for code in range(0x41, 0x2000)
