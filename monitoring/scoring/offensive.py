@@ -160,6 +160,7 @@ def _root(word: str) -> tuple[Entry, str] | None:
 
 
 _WORDS: dict[str, tuple[Entry, str] | None] = {}
+_UNSEEN: tuple[Entry, str] = (Entry("", "", "", 0.0, ""), "")  # a word not yet in _WORDS
 
 
 def _word(token: Token) -> tuple[Entry, str] | None:
@@ -316,7 +317,7 @@ def find_spans(
                 add(tokens[first].start, tokens[last].end, hit[0], f"{hit[1]}+spaced")
         i = max(j, i + 1)
 
-    memo = _WORDS
+    known = _WORDS.get
     phrases: list[tuple[int, int, Entry, str]] = []
     for i, token in enumerate(tokens):
         if token.folded in _PHRASES:
@@ -325,7 +326,9 @@ def find_spans(
                 tail = tokens[i : i + len(words)]
                 if [t.folded for t in tail] == words:
                     phrases.append((token.start, tail[-1].end, entry, entry.source))
-        hit = memo[token.low] if token.low in memo else _word(token)
+        hit = known(token.low, _UNSEEN)
+        if hit is _UNSEEN:
+            hit = _word(token)
         if hit is not None:
             if phrases:  # a phrase covering this word wins only when it weighs more
                 phrases.append((token.start, token.end, hit[0], hit[1]))

@@ -270,8 +270,8 @@ def compound_score(text: str, tokens: list[Token], lang: str) -> tuple[float, li
         if lang == "pl"
         else (EN_NEGATORS, EN_BOOSTERS, EN_CONTRAST)
     )
-    memo = _MEMO[lang]
-    words = [memo[t.low] if t.low in memo else _word(t, lang) for t in tokens]
+    known = _MEMO[lang].get  # memo values are (key, valence) pairs: never falsy
+    words = [known(t.low) or _word(t, lang) for t in tokens]
     # Only valenced words contribute; rule words around them are looked at on demand.
     valenced = [i for i, w in enumerate(words) if w[1]]
     contributions: list[dict[str, Any]] = []
