@@ -56,7 +56,8 @@ NOTES = {
     "banpl": "PL weights never saw it; a third (even SHA-1) chose the PL threshold",
     "banpl[check split]": "odd SHA-1, two thirds: held out",
     "mozetic_pl": "TUNING: Polish offset/dead zone chosen here",
-    "tweeteval_sentiment_val": "TUNING: label thresholds chosen here",
+    "tweeteval_sentiment_val": "TUNING: positive label threshold chosen here",
+    "politeness_wikipedia": "TUNING: the impolite threshold chosen here",
 }
 BINARY = {"mozetic_en", "mozetic_pl"}
 
