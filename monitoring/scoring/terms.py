@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -104,6 +105,27 @@ def _rest_matches(keys: tuple[frozenset[str], ...], tokens: list[Token], i: int)
     return True
 
 
+class _ProbeBudget:
+    """One bound for every matcher's probe memo: a worker keeps a matcher per organisation, so
+    a bound per matcher would multiply with the organisations. Past `limit` entries in all,
+    every memo is emptied (as `bounded_cache` does for one memo)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.live: weakref.WeakSet[TermMatcher] = weakref.WeakSet()
+
+    def take_one(self) -> None:
+        if self.used >= self.limit:
+            for matcher in list(self.live):
+                matcher._probes.clear()
+            self.used = 0
+        self.used += 1
+
+
+_PROBES = _ProbeBudget(limit=200_000)
+
+
 @dataclass(frozen=True, slots=True)
 class TermHit:
     """A watch term found in a text; start/end index the original text."""
@@ -127,8 +149,10 @@ class TermMatcher:
         self._index: dict[str, list[_Term]] = {}
         self._keys: frozenset[str] = frozenset()
         # Per text word (lower-cased): the index keys it matches under, usually none. A matcher
-        # lives as long as its organisation's terms, so each word is probed once.
+        # lives as long as its organisation's terms, so each word is probed once; all matchers'
+        # memos share one bound (_PROBES).
         self._probes: dict[str, tuple[str, ...]] = {}
+        _PROBES.live.add(self)
         self.size = 0
         for term_id, phrase in terms:
             words = [t.low for t in tokenize(phrase, social=False)]
@@ -147,7 +171,7 @@ class TermMatcher:
         return self.find_in(text, tokenize(text, social=False))
 
     def _probe(self, token: Token) -> tuple[str, ...]:
-        bounded_cache(self._probes)
+        _PROBES.take_one()
         found = self._probes[token.low] = tuple(self._keys.intersection(_text_keys(token)))
         return found
 

@@ -255,3 +255,16 @@ def test_false_friends_only_count_in_their_own_language() -> None:
 
 def test_language_narrows_the_lists_but_strong_words_cross() -> None:
     assert [s.text for s in offensive_spans("kurwa, the update broke again", "en")] == ["kurwa"]
+
+
+def test_probe_memos_of_all_matchers_share_one_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitoring.scoring import terms
+
+    monkeypatch.setattr(terms, "_PROBES", terms._ProbeBudget(limit=3))
+    outage, refund = TermMatcher([("o", "outage")]), TermMatcher([("r", "refund")])
+    outage.find("one two")
+    refund.find("three")
+    assert len(outage._probes) + len(refund._probes) == 3
+    refund.find("four")  # a fourth word in all empties every matcher's memo first
+    assert (len(outage._probes), len(refund._probes)) == (0, 1)
+    assert [h.term_id for h in outage.find("another outage")] == ["o"]
