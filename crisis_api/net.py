@@ -47,7 +47,8 @@ import select
 import socket
 import ssl
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -76,6 +77,7 @@ __all__ = [
     "UnsafeURLError",
     "check_url",
     "guarded_session",
+    "per_thread",
 ]
 
 type IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -509,6 +511,17 @@ def guarded_session(*, allowed_networks: Sequence[str] | None = None) -> request
     those addresses, e.g. `["127.0.0.1/32"]` in tests or an internal relay in development.
     """
     return _GuardedSession(_policy(allowed_networks))
+
+
+def per_thread[T](store: threading.local, name: str, build: Callable[[], T]) -> T:
+    """This thread's client kept in `store` under `name` (a session, a pool), built by `build`,
+    and built again when SSRF_ALLOWED_NETWORKS changed: the allow-list is part of the client."""
+    policy = tuple(getattr(settings, "SSRF_ALLOWED_NETWORKS", []))
+    cached: tuple[tuple[str, ...], T] | None = getattr(store, name, None)
+    if cached is None or cached[0] != policy:
+        cached = (policy, build())
+        setattr(store, name, cached)
+    return cached[1]
 
 
 @dataclass(frozen=True)

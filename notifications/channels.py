@@ -29,7 +29,14 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.utils import DNS_NAME
 
-from crisis_api.net import GuardedPool, Reply, TransportError, UnsafeURLError, retry_after
+from crisis_api.net import (
+    GuardedPool,
+    Reply,
+    TransportError,
+    UnsafeURLError,
+    per_thread,
+    retry_after,
+)
 
 TIMEOUT = (3.05, 10.0)
 JSON_HEADERS = {"Content-Type": "application/json", "User-Agent": "crisis-api"}
@@ -342,11 +349,7 @@ _local = threading.local()
 
 def _pool() -> GuardedPool:
     """One guarded connection pool per thread, so a batch reuses its connections to a host."""
-    policy = tuple(getattr(settings, "SSRF_ALLOWED_NETWORKS", []))
-    cached: tuple[tuple[str, ...], GuardedPool] | None = getattr(_local, "pool", None)
-    if cached is None or cached[0] != policy:  # the allow-list is part of the pool
-        cached = _local.pool = (policy, GuardedPool())
-    return cached[1]
+    return per_thread(_local, "pool", GuardedPool)
 
 
 #: A kept e-mail connection idle for longer is closed and a new one opened: servers drop idle

@@ -17,12 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crisis_api.net import guarded_session
+from crisis_api.net import guarded_session, per_thread
 from crisis_api.tenancy import tenant_scope
 from monitoring.connectors import Fetched, PollError, connector_for
 from monitoring.models import Source
@@ -82,11 +81,7 @@ _local = threading.local()
 
 def _session() -> requests.Session:
     """One guarded session per thread (connections to a platform are reused across polls)."""
-    policy = tuple(getattr(settings, "SSRF_ALLOWED_NETWORKS", []))
-    cached: tuple[tuple[str, ...], requests.Session] | None = getattr(_local, "session", None)
-    if cached is None or cached[0] != policy:
-        cached = _local.session = (policy, guarded_session())
-    return cached[1]
+    return per_thread(_local, "session", guarded_session)
 
 
 @dataclass(frozen=True)
