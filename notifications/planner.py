@@ -108,12 +108,17 @@ class NotificationPlan:
     def start_escalations(self) -> None:
         _start_escalations(self.events, self.incidents)
 
-    def chunks(self, size: int) -> Iterator[dict[str, list[Any]]]:
-        """The rows in chunks of `size`, every recipient's first contact method first."""
+    def chunks(self, size: int) -> Iterator[NotificationPlan]:
+        """The plan's notifications in plans of at most `size`, every recipient's first contact
+        method first (escalations stay with the whole plan)."""
         order = sorted(range(self.size), key=self.columns["position"].__getitem__)
         for start in range(0, self.size, size):
             rows = order[start : start + size]
-            yield {name: [values[i] for i in rows] for name, values in self.columns.items()}
+            yield NotificationPlan(
+                self.events,
+                self.incidents,
+                {name: [values[i] for i in rows] for name, values in self.columns.items()},
+            )
 
 
 def plan_notifications(events: list[Event]) -> int:

@@ -22,9 +22,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from crisis_api.bulk import insert_columns
 from incidents.models import Incident
-from notifications.models import Notification, WebhookEndpoint, WebhookMessage
+from notifications.models import WebhookEndpoint, WebhookMessage
 from notifications.planner import (
     NOTIFIABLE,
     NotificationPlan,
@@ -145,7 +144,7 @@ def _insert_ahead(plan: NotificationPlan, size: int) -> None:
         with side.cursor() as cursor:  # never wait forever on a lock: fail, and plan again later
             cursor.execute("SET lock_timeout = '10s'")
         for number, chunk in enumerate(plan.chunks(size)):
-            insert_columns(Notification, chunk, ignore_conflicts=True, db=side)  # autocommit
+            chunk.insert(db=side)  # autocommit
             if number == 0:
                 wake_notifications()
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import DatabaseError, connection, connections
 
-from notifications import relay
+from notifications import planner, relay
 from notifications.models import (
     Escalation,
     EscalationLevel,
@@ -93,7 +93,7 @@ def test_a_relay_failing_half_way_loses_nothing_and_plans_nothing_twice(
     )
     make_webhook_endpoint(org)
     make_incident(org)
-    real = relay.insert_columns
+    real = planner.insert_columns
     calls: list[int] = []
 
     def failing(*args: Any, **kwargs: Any) -> int:
@@ -102,7 +102,7 @@ def test_a_relay_failing_half_way_loses_nothing_and_plans_nothing_twice(
             raise DatabaseError("the server closed the connection")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(relay, "insert_columns", failing)
+    monkeypatch.setattr(planner, "insert_columns", failing)
     with pytest.raises(DatabaseError):
         relay.outbox_relay()
 
@@ -111,7 +111,7 @@ def test_a_relay_failing_half_way_loses_nothing_and_plans_nothing_twice(
     assert Escalation.all_tenants.count() == 0
     assert WebhookMessage.all_tenants.filter(event_type="incident.declared").count() == 0
 
-    monkeypatch.setattr(relay, "insert_columns", real)
+    monkeypatch.setattr(planner, "insert_columns", real)
     relay.outbox_relay()
 
     rows = Notification.all_tenants.filter(escalation=None)
