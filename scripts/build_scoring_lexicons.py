@@ -51,7 +51,6 @@ fold = _text.fold
 # clean rows are few and lexicon-biased: the clean side is pooled with the VADER tweets (MIT)
 # that raters did not find negative, a sample of ordinary tweets.
 CURATED_PRIOR = 0.8
-NOISY_PRIOR = 0.3
 SMOOTHING = 3.0  # pseudo-rows of the prior
 RATE_PSEUDO = (
     1.0  # add-one on both rates: a word unseen on the clean side is not "always offensive"

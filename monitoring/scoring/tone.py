@@ -19,7 +19,7 @@ from monitoring.scoring.text import tokenize
 
 # Tuned on the dev file (politeness_wikipedia): 0.5 until 2026.11.5; 0.55 since 2026.11.6, where
 # false flags on polite requests fall from 10.6% to 7.3% (README baseline 11.5%) for recall
-# 0.605 -> 0.501 (baseline 0.339). A gate that warns on one polite reply in ten gets ignored.
+# 0.605 -> 0.500 (baseline 0.339). A gate that warns on one polite reply in ten gets ignored.
 IMPOLITE_THRESHOLD = 0.55
 BIAS = -0.4
 
